@@ -1,0 +1,56 @@
+# Loa: `make demo` runs a controller, `make test` checks everything.
+# Each target sets up what it needs: the system programs (apt-get as root, else the
+# command to run is printed), the virtualenv in .venv, and the project in it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONFIG ?= config.yaml
+
+.PHONY: help demo test lint typecheck pytest bench system-deps venv clean
+
+help:
+	@echo "make demo    run the controller with its embedded broker and SQLite store"
+	@echo "make test    ruff, mypy --strict and the whole test suite (real Mosquitto, PostgreSQL)"
+	@echo "make bench   the benchmarks in bench/"
+
+system-deps:
+	@scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: system-deps venv
+	$(BIN)/loa config check --config $(CONFIG)
+	$(BIN)/loa db upgrade --config $(CONFIG)
+	@echo
+	@echo "Starting the controller. In another terminal:"
+	@echo "    $(BIN)/loa status --config $(CONFIG)"
+	@echo "    mosquitto_sub -p 18830 -t 'loa/#' -v"
+	@echo "Stop with Ctrl-C."
+	@echo
+	$(BIN)/loa serve --config $(CONFIG)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: system-deps venv
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: system-deps venv
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,28 @@
+"""Configuration: `load_config()` reads `config.yaml` and the environment once."""
+
+from controller.config.load import config_path, load_config, mask_url, masked
+from controller.config.model import (
+    BrokerConfig,
+    Config,
+    EmbeddedBrokerConfig,
+    HttpConfig,
+    LoggingConfig,
+    ReconnectConfig,
+    StoreConfig,
+    TlsConfig,
+)
+
+__all__ = [
+    "BrokerConfig",
+    "Config",
+    "EmbeddedBrokerConfig",
+    "HttpConfig",
+    "LoggingConfig",
+    "ReconnectConfig",
+    "StoreConfig",
+    "TlsConfig",
+    "config_path",
+    "load_config",
+    "mask_url",
+    "masked",
+]

@@ -1,0 +1,131 @@
+"""The resolved configuration of a Loa controller, as frozen dataclasses.
+
+`controller.config.load.load_config()` builds these from `config.yaml` and the
+environment and is the only place that reads either; everything else is handed
+the object (or the part of it that it needs).
+
+Field metadata (see `setting()`) tells the loader which environment variable
+overrides a key, which values are secrets (masked when printed) and how a
+value is checked beyond its type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+#: A check returns None when the value is good, or what was expected when it is not.
+Check = Callable[[Any], str | None]
+
+BrokerMode = Literal["embedded", "external"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def setting(
+    default: Any = None,
+    *,
+    env: str | None = None,
+    secret: bool = False,
+    check: Check | None = None,
+    default_factory: Callable[[], Any] | None = None,
+) -> Any:
+    """A dataclass field with Loa's loader metadata."""
+    metadata = {"env": env, "secret": secret, "check": check}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def port_check(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else "a TCP port from 1 to 65535"
+
+
+def positive(value: float) -> str | None:
+    return None if value > 0 else "a number greater than 0"
+
+
+def non_negative(value: float) -> str | None:
+    return None if value >= 0 else "a number of 0 or more"
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS towards the broker (external mode)."""
+
+    enabled: bool = setting(False)
+    ca_file: Path | None = setting(None)
+    cert_file: Path | None = setting(None)
+    key_file: Path | None = setting(None)
+
+
+@dataclass(frozen=True)
+class ReconnectConfig:
+    """Jittered exponential back-off between connection attempts, in seconds."""
+
+    initial_delay: float = setting(0.5, check=positive)
+    max_delay: float = setting(30.0, check=positive)
+
+
+@dataclass(frozen=True)
+class EmbeddedBrokerConfig:
+    """The private Mosquitto that `loa serve` runs in `embedded` mode."""
+
+    binary: str = setting("mosquitto")
+    allow_anonymous: bool = setting(True)
+    persistence: bool = setting(True)
+    autosave_interval: int = setting(10, check=positive)
+    max_queued_messages: int = setting(1_000_000, check=non_negative)
+    max_queued_bytes: int = setting(0, check=non_negative)
+    max_inflight_messages: int = setting(0, check=non_negative)
+    restart_delay: float = setting(1.0, check=positive)
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    mode: BrokerMode = setting("embedded")
+    host: str = setting("127.0.0.1", env="LOA_BROKER_HOST")
+    port: int = setting(18830, env="LOA_BROKER_PORT", check=port_check)
+    username: str | None = setting(None, env="LOA_BROKER_USERNAME")
+    password: str | None = setting(None, env="LOA_BROKER_PASSWORD", secret=True)
+    client_id: str = setting("loa-controller")
+    keepalive: int = setting(30, check=positive)
+    connect_timeout: float = setting(10.0, check=positive)
+    startup_timeout: float = setting(30.0, check=non_negative)
+    tls: TlsConfig = setting(default_factory=TlsConfig)
+    reconnect: ReconnectConfig = setting(default_factory=ReconnectConfig)
+    embedded: EmbeddedBrokerConfig = setting(default_factory=EmbeddedBrokerConfig)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    #: An SQLAlchemy async URL, already normalised to its async driver:
+    #: `sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`.
+    url: str = setting("", env="LOA_STORE_URL", secret=True)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = setting("127.0.0.1", env="LOA_HTTP_HOST")
+    port: int = setting(8080, env="LOA_HTTP_PORT", check=port_check)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: LogLevel = setting("INFO", env="LOA_LOG_LEVEL")
+
+
+@dataclass(frozen=True)
+class Config:
+    topic_prefix: str = setting("loa")
+    data_dir: Path = setting(Path("data"))
+    time_zone: str = setting("Asia/Ho_Chi_Minh")
+    broker: BrokerConfig = setting(default_factory=BrokerConfig)
+    store: StoreConfig = setting(default_factory=StoreConfig)
+    http: HttpConfig = setting(default_factory=HttpConfig)
+    logging: LoggingConfig = setting(default_factory=LoggingConfig)
+    #: Where this config came from (not a key in the file).
+    source: Path | None = field(default=None, compare=False)
+    #: The keys an environment variable set, as `("broker.port", "LOA_BROKER_PORT")` pairs.
+    env_overrides: tuple[tuple[str, str], ...] = field(default=(), compare=False)
