@@ -21,7 +21,6 @@ import signal
 from collections.abc import Callable
 
 from controller.broker import EmbeddedBroker
-from controller.config.load import mask_url
 from controller.config.model import Config
 from controller.mqtt.link import MqttLink
 from controller.presence import PresenceService
@@ -30,6 +29,7 @@ from devices.protocol import Topics
 from loa import __version__
 from loa.clock import Clock, SystemClock
 from loa.errors import BrokerUnreachable
+from loa.redact import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -80,23 +80,29 @@ class Controller:
             broker = EmbeddedBroker(config.broker, config.data_dir, on_restart=link.wake)
             await broker.start()
             log.info("embedded Mosquitto listening on %s:%d", broker.host, broker.port)
+        unreachable: BrokerUnreachable | None = None
         try:
             async with asyncio.TaskGroup() as tasks:
                 link_task = tasks.create_task(link.run(), name="mqtt-link")
                 supervisor = None
                 if broker is not None:
                     supervisor = tasks.create_task(broker.supervise(), name="embedded-broker")
-                if await self._first_connection(link):
-                    self.ready.set()
-                    await self.stopping.wait()
-                log.info("stopping")
-                await presence.goodbye(link, _GOODBYE_SECONDS)
+                try:
+                    if await self._first_connection(link):
+                        self.ready.set()
+                        await self.stopping.wait()
+                    log.info("stopping")
+                    await presence.goodbye(link, _GOODBYE_SECONDS)
+                except BrokerUnreachable as exc:
+                    unreachable = exc  # raised below, not wrapped in the TaskGroup's group
                 link_task.cancel()
                 if supervisor is not None:
                     supervisor.cancel()
         finally:
             if broker is not None:
                 await broker.stop(_BROKER_STOP_SECONDS)
+        if unreachable is not None:
+            raise unreachable
 
     async def _first_connection(self, link: MqttLink) -> bool:
         """Wait for the first connection; False if asked to stop first."""

@@ -67,6 +67,8 @@ class MosquittoSettings:
     max_queued_messages: int = 1_000_000
     max_queued_bytes: int = 0
     max_inflight_messages: int = 0
+    #: Forget a persistent session unused this long (Mosquitto's `1h`/`2d`/`3w`/`4m`/`5y`).
+    persistent_client_expiration: str | None = None
     allow_anonymous: bool = True
     password_file: Path | None = None
     acl_file: Path | None = None
@@ -149,6 +151,12 @@ def render(settings: MosquittoSettings) -> str:
         f"# max_packet_size stays unset (= {MAX_PACKET_SIZE}, MQTT's maximum): 0 is invalid.",
         "",
     ]
+    if s.persistent_client_expiration is not None:
+        out += [
+            "# A receiver taken out of service would otherwise keep a growing queue forever.",
+            f"persistent_client_expiration {s.persistent_client_expiration}",
+            "",
+        ]
     out += [
         "# Whether clients without a username may connect.",
         f"allow_anonymous {'true' if s.allow_anonymous else 'false'}",
@@ -231,6 +239,7 @@ def settings_from_config(broker: BrokerConfig, data_dir: Path) -> MosquittoSetti
         max_queued_messages=embedded.max_queued_messages,
         max_queued_bytes=embedded.max_queued_bytes,
         max_inflight_messages=embedded.max_inflight_messages,
+        persistent_client_expiration=embedded.persistent_client_expiration,
         allow_anonymous=embedded.allow_anonymous,
         password_file=password_file,
     )

@@ -6,8 +6,8 @@ import argparse
 import asyncio
 
 from controller.cli.output import emit_json, emit_text
-from controller.config import load_config, mask_url
-from controller.store import Store
+from controller.config import load_config
+from loa.redact import mask_url
 
 
 def add_parser(
@@ -37,11 +37,15 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 
 async def _upgrade(url: str) -> tuple[str | None, str]:
+    from controller.store import Store
+
     async with await Store.open(url) as store:
         return await store.upgrade()
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from controller.store import Store
+
     config = load_config(args.config)
     current = asyncio.run(_current(config.store.url))
     head = Store.head_revision()
@@ -55,5 +59,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 async def _current(url: str) -> str | None:
+    from controller.store import Store
+
     async with await Store.open(url) as store:
         return await store.current_revision()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from controller.app import serve
 from controller.cli.logs import setup_logging
 from controller.config import load_config
 
@@ -20,6 +19,8 @@ def add_parser(
 
 
 def run(args: argparse.Namespace) -> int:
+    from controller.app import serve
+
     config = load_config(args.config)
     setup_logging("DEBUG" if args.debug else config.logging.level, config.time_zone)
     asyncio.run(serve(config))

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from controller.cli.output import emit_json, emit_text
 from controller.config import load_config
-from controller.mqtt import read_retained
 from devices.protocol import ControllerPresence, Topics
 
 
@@ -32,6 +31,8 @@ def add_parser(
 
 
 def run(args: argparse.Namespace) -> int:
+    from controller.mqtt import read_retained
+
     config = load_config(args.config)
     topics = Topics(config.topic_prefix)
     topic = topics.controller_status

@@ -1,6 +1,6 @@
 """Configuration: `load_config()` reads `config.yaml` and the environment once."""
 
-from controller.config.load import config_path, load_config, mask_url, masked
+from controller.config.load import config_path, load_config, masked
 from controller.config.model import (
     BrokerConfig,
     Config,
@@ -23,6 +23,5 @@ __all__ = [
     "TlsConfig",
     "config_path",
     "load_config",
-    "mask_url",
     "masked",
 ]

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from controller.config.build import BuildContext, build
 from controller.config.model import BrokerConfig, Config, StoreConfig, TlsConfig
 from controller.config.yaml_source import read_yaml
+from loa.redact import mask_url
 
 #: Where `loa` looks for its config when neither --config nor LOA_CONFIG is given.
 DEFAULT_CONFIG = Path("config.yaml")
@@ -108,6 +109,20 @@ def _resolve_broker(broker: BrokerConfig, base: Path, ctx: BuildContext) -> Brok
     if (broker.username is None) != (broker.password is None):
         missing = "broker.password" if broker.password is None else "broker.username"
         raise ctx.error(missing, "set both broker.username and broker.password, or neither")
+    if broker.username is not None and (":" in broker.username or not broker.username.strip()):
+        raise ctx.error(
+            "broker.username", f"{broker.username!r} is not valid; expected a name without ':'"
+        )
+    if (
+        broker.mode == "embedded"
+        and not broker.embedded.allow_anonymous
+        and broker.username is None
+    ):
+        raise ctx.error(
+            "broker.embedded.allow_anonymous",
+            "is false but broker.username and broker.password are not set, so nobody could "
+            "connect to the embedded Mosquitto; set them or allow anonymous clients",
+        )
     if broker.reconnect.initial_delay > broker.reconnect.max_delay:
         raise ctx.error(
             "broker.reconnect.initial_delay",
@@ -168,15 +183,6 @@ def _resolve_store_url(url: str, data_dir: Path, base: Path, ctx: BuildContext) 
             "postgresql://USER:PASSWORD@HOST/DATABASE",
         )
     return urlunsplit(parts._replace(scheme=driver))
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def masked(config: Config) -> dict[str, Any]:

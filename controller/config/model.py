@@ -11,6 +11,7 @@ value is checked beyond its type.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,11 @@ def non_negative(value: float) -> str | None:
     return None if value >= 0 else "a number of 0 or more"
 
 
+def duration_check(value: str) -> str | None:
+    ok = re.fullmatch(r"[1-9][0-9]*[hdwmy]", value) is not None
+    return None if ok else "a duration like '12h', '30d', '8w', '6m' or '1y'"
+
+
 @dataclass(frozen=True)
 class TlsConfig:
     """TLS towards the broker (external mode)."""
@@ -79,6 +85,7 @@ class EmbeddedBrokerConfig:
     max_queued_messages: int = setting(1_000_000, check=non_negative)
     max_queued_bytes: int = setting(0, check=non_negative)
     max_inflight_messages: int = setting(0, check=non_negative)
+    persistent_client_expiration: str | None = setting("30d", check=duration_check)
     restart_delay: float = setting(1.0, check=positive)
 
 
@@ -96,6 +103,14 @@ class BrokerConfig:
     tls: TlsConfig = setting(default_factory=TlsConfig)
     reconnect: ReconnectConfig = setting(default_factory=ReconnectConfig)
     embedded: EmbeddedBrokerConfig = setting(default_factory=EmbeddedBrokerConfig)
+
+    @property
+    def connect_host(self) -> str:
+        """The address a client on this machine uses: an embedded broker bound to every
+        interface (`0.0.0.0`, `::`) is reached on the loopback."""
+        if self.mode == "embedded" and self.host in ("0.0.0.0", "::"):
+            return "127.0.0.1" if self.host == "0.0.0.0" else "::1"
+        return self.host
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ class MqttLink:
     @property
     def address(self) -> str:
         scheme = "mqtts" if self._broker.tls.enabled else "mqtt"
-        return f"{scheme}://{self._broker.host}:{self._broker.port}"
+        return f"{scheme}://{self._broker.connect_host}:{self._broker.port}"
 
     def wake(self) -> None:
         """Cut the current back-off wait short (e.g. the embedded broker is back)."""
@@ -126,21 +126,21 @@ class MqttLink:
         client = self._make_client(will)
         self.attempts += 1
         log.info("MQTT broker %s: connecting (attempt %d)", self.address, self.attempts)
-        was_connected = False
         try:
             async with asyncio.timeout(self._broker.connect_timeout):
                 await client.__aenter__()
         except (aiomqtt.MqttError, TimeoutError) as exc:
             self.last_error = _describe(exc, "connection timed out")
             return
+        self._client = client
+        self.connections += 1
+        self._backoff.reset()
+        cancelled = False
+        log.info("MQTT broker %s: connected as %r", self.address, self._broker.client_id)
         try:
-            was_connected = True
-            self._client = client
-            self.connections += 1
-            self._backoff.reset()
-            self.connected.set()
-            log.info("MQTT broker %s: connected as %r", self.address, self._broker.client_id)
             await self._hooks.connected(self)
+            # Set once the hooks have subscribed and announced: "connected" means ready.
+            self.connected.set()
             async for message in client.messages:
                 await self._hooks.message(
                     Incoming(
@@ -151,8 +151,11 @@ class MqttLink:
                     )
                 )
             self.last_error = "connection closed"
-        except aiomqtt.MqttError as exc:
+        except (aiomqtt.MqttError, LinkDown) as exc:
             self.last_error = _describe(exc, "connection lost")
+        except asyncio.CancelledError:
+            cancelled = True  # asked to stop: not a lost connection
+            raise
         finally:
             self._client = None
             self.connected.clear()
@@ -163,13 +166,13 @@ class MqttLink:
                     await client.__aexit__(None, None, None)
             except (aiomqtt.MqttError, TimeoutError):
                 pass  # the connection is already gone; the reason was recorded above
-            if was_connected:
+            if not cancelled:
                 await self._hooks.disconnected(self.last_error or "connection closed")
 
     def _make_client(self, will: Outgoing | None) -> aiomqtt.Client:
         broker = self._broker
         return aiomqtt.Client(
-            broker.host,
+            broker.connect_host,
             broker.port,
             username=broker.username,
             password=broker.password,
@@ -241,9 +244,9 @@ async def read_retained(broker: BrokerConfig, topic: str, *, wait: float = 2.0) 
     exact topic (retained messages do not reach wildcards on every broker) and
     waits up to `wait` seconds for the retained copy.
     """
-    address = f"{broker.host}:{broker.port}"
+    address = f"{broker.connect_host}:{broker.port}"
     client = aiomqtt.Client(
-        broker.host,
+        broker.connect_host,
         broker.port,
         username=broker.username,
         password=broker.password,

@@ -6,13 +6,12 @@ functions taking the store, e.g. `record_event()` and `next_epoch()`.
 """
 
 from controller.store.events import ControllerEvent, list_events, next_epoch, record_event
-from controller.store.store import Store, mask_url
+from controller.store.store import Store
 
 __all__ = [
     "ControllerEvent",
     "Store",
     "list_events",
-    "mask_url",
     "next_epoch",
     "record_event",
 ]

@@ -42,6 +42,7 @@ from controller.store.engine import (
     sqlite_file,
 )
 from loa.errors import StoreError
+from loa.redact import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -199,17 +200,6 @@ class Store:
             raise StoreError(
                 f"cannot {doing} the store at {self._display_url}: {_message(exc)}"
             ) from exc
-
-
-def mask_url(url: str) -> str:
-    """`url` with any password replaced by `***`; the rest is left as written."""
-    scheme, separator, rest = url.partition("://")
-    netloc_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    userinfo, at, hostport = rest[:netloc_end].rpartition("@")
-    if not separator or not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{hostport}{rest[netloc_end:]}"
 
 
 def _parse(url: str, display: str) -> URL:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.controller import PresenceWatcher, ServeProcess, write_config
+from tests.support.controller import PresenceWatcher, ServeProcess, run_loa, write_config
 from tests.support.mosquitto import PrivateMosquitto, free_port
 
 pytestmark = pytest.mark.broker
@@ -71,6 +72,16 @@ def test_serve_publishes_online_and_a_clean_stop_publishes_offline_within_3_s(
     with PresenceWatcher(HOST, port, topic).start(timeout=15) as watcher:
         online = watcher.wait_presence(state="online")
         assert online["epoch"] >= 1
+        status = run_loa("status", "--json", "--config", str(serve.config))
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout) | {"since": None} == {
+            "topic": topic,
+            "state": "online",
+            "epoch": online["epoch"],
+            "since": None,
+            "reason": None,
+            "version": online["version"],
+        }
         started = time.monotonic()
         serve.signal(signal.SIGTERM)
         watcher.wait_presence(state="offline", reason="shutdown", epoch=online["epoch"])

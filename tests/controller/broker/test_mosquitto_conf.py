@@ -150,7 +150,10 @@ def test_settings_from_config_writes_a_private_password_file(tmp_path: Path) -> 
 
 
 def test_settings_from_config_without_credentials(tmp_path: Path) -> None:
-    assert settings_from_config(BrokerConfig(), tmp_path).password_file is None
+    settings = settings_from_config(BrokerConfig(), tmp_path)
+    assert settings.password_file is None
+    # Sessions of receivers taken out of service do not queue forever.
+    assert "persistent_client_expiration 30d" in directives(render(settings))
     closed = BrokerConfig(embedded=EmbeddedBrokerConfig(allow_anonymous=False))
     with pytest.raises(ConfigError, match=r"broker\.embedded\.allow_anonymous"):
         settings_from_config(closed, tmp_path)

@@ -182,3 +182,18 @@ def test_the_config_path_comes_from_loa_config_when_not_given(tmp_path: Path) ->
     config = load_config(None, {"LOA_CONFIG": str(path)})
     assert config.topic_prefix == "caobang/loa"
     assert config.source == path
+
+
+def test_an_embedded_broker_closed_to_anonymous_clients_needs_credentials(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, "broker:\n  embedded:\n    allow_anonymous: false\n"))
+    assert error.key == "broker.embedded.allow_anonymous"
+    assert error.line == 3
+    assert "nobody could connect" in str(error)
+
+
+def test_a_bad_session_expiry_is_refused(tmp_path: Path) -> None:
+    error = error_of(
+        write(tmp_path, "broker:\n  embedded:\n    persistent_client_expiration: 30 days\n")
+    )
+    assert error.key == "broker.embedded.persistent_client_expiration"
+    assert "'30d'" in str(error)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from controller.store import Store, mask_url
+from controller.store import Store
 from loa.errors import StoreError
+from loa.redact import mask_url
 
 
 @pytest.fixture
