@@ -86,7 +86,7 @@ class EmbeddedBrokerConfig:
     max_queued_bytes: int = setting(0, check=non_negative)
     max_inflight_messages: int = setting(0, check=non_negative)
     persistent_client_expiration: str | None = setting("30d", check=duration_check)
-    restart_delay: float = setting(1.0, check=positive)
+    restart_delay: float = setting(0.5, check=positive)
 
 
 @dataclass(frozen=True)
