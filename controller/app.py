@@ -48,6 +48,7 @@ class Controller:
         self.topics = Topics(config.topic_prefix)
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self.presence: PresenceService | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -58,9 +59,7 @@ class Controller:
         store = await Store.open(config.store.url)
         controller_id = config.broker.client_id
         try:
-            before, after = await store.upgrade()
-            if before != after:
-                log.info("store schema upgraded from %s to %s", before or "empty", after)
+            await store.upgrade()  # logs what it changed
             await record_event(
                 store, controller_id, "start", {"version": __version__}, self.clock.now()
             )
@@ -74,6 +73,7 @@ class Controller:
     async def _run_with_store(self, store: Store, controller_id: str) -> None:
         config = self.config
         presence = PresenceService(self.topics, store, controller_id, self.clock)
+        self.presence = presence
         link = MqttLink(config.broker, presence)
         broker: EmbeddedBroker | None = None
         if config.broker.mode == "embedded":

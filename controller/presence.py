@@ -5,8 +5,11 @@ the Last Will is set to `offline/lost` with that epoch; once connected the
 controller subscribes to its own status topic and publishes `online`
 (retained). A late Last Will of an older connection (the broker may publish
 it after the new connection is up) would otherwise leave `offline` retained
-while the controller is in fact online: when one arrives, `online` is
-published again. A clean stop publishes `offline/shutdown`.
+while the controller is in fact online: when one arrives after our own
+`online` came back to us, `online` is published again. What arrives before
+that echo (the retained message, wills queued for our persistent session) is
+history that our `online` replaces anyway. A clean stop publishes
+`offline/shutdown`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class PresenceService:
         self._current: ControllerPresence | None = None
         self._link: MqttLink | None = None
         self._epoch_used = False
+        self._echo_seen = False
         self.republished = 0
 
     @property
@@ -80,6 +84,7 @@ class PresenceService:
     async def connected(self, link: MqttLink) -> None:
         assert self._current is not None  # noqa: S101 - prepare() ran before connecting
         self._epoch_used = True
+        self._echo_seen = False
         await link.subscribe(self._topics.controller_status)
         await link.publish(self._message(self._current))
         log.info(
@@ -98,21 +103,28 @@ class PresenceService:
         except DecodeError as exc:
             log.warning("ignored a malformed presence message: %s", exc)
             return
-        if seen.epoch > self._current.epoch:
+        current = self._current
+        if seen.epoch == current.epoch and seen.state == "online":
+            # Our own announcement: whatever arrives after it on this topic is news.
+            self._echo_seen = True
+        elif seen.epoch > current.epoch:
             log.warning(
                 "another controller publishes presence on %s with a newer epoch (%d > %d); "
                 "two controllers must not share one topic prefix",
                 message.topic,
                 seen.epoch,
-                self._current.epoch,
+                current.epoch,
             )
-        elif seen.state == "offline" and seen.epoch < self._current.epoch and self._link:
+        elif not self._echo_seen:
+            # Retained or queued from before this connection; our online replaces it.
+            log.debug("presence of epoch %d from before this connection", seen.epoch)
+        elif seen.state == "offline" and seen.epoch < current.epoch and self._link:
             log.info(
                 "a late Last Will of epoch %d replaced our presence; publishing online again",
                 seen.epoch,
             )
             self.republished += 1
-            await self._link.publish(self._message(self._current))
+            await self._link.publish(self._message(current))
 
     async def disconnected(self, reason: str) -> None:
         log.warning("lost the MQTT broker: %s", reason)

@@ -31,7 +31,9 @@ def setup_logging(level: str, zone: str = "Asia/Ho_Chi_Minh") -> None:
     root.setLevel(level)
     # Libraries that log every packet or query at DEBUG stay at INFO: --debug is for Loa.
     quiet = max(logging.getLevelNamesMapping()[level], logging.INFO)
-    for name in ("mqtt", "aiosqlite", "asyncio", "alembic"):
+    for name in ("mqtt", "aiosqlite", "asyncio"):
         logging.getLogger(name).setLevel(quiet)
+    # Alembic narrates every migration context at INFO; the store logs what changed.
+    logging.getLogger("alembic").setLevel(max(quiet, logging.WARNING))
     # SQLAlchemy echoes every statement at INFO: only its warnings are wanted here.
     logging.getLogger("sqlalchemy").setLevel(max(quiet, logging.WARNING))

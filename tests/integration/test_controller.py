@@ -153,11 +153,18 @@ async def test_a_late_will_is_repaired(
                 return any(p.get("epoch") == 1 for p in after) and after[-1] == online
 
             await asyncio.to_thread(watcher.wait_for, repaired, 10, "online published again")
+            # Only the late will was answered, not the history from before this connection.
+            assert controller_republished(controller) == 1
     # What stays retained once the controller has stopped is its own clean goodbye.
     with PresenceWatcher(mosquitto.host, mosquitto.port, topic) as last:
         await asyncio.to_thread(last.start)
         final = await asyncio.to_thread(last.wait_presence, epoch=2, state="offline")
         assert final["reason"] == "shutdown"
+
+
+def controller_republished(controller: Controller) -> int:
+    assert controller.presence is not None
+    return controller.presence.republished
 
 
 async def test_start_connections_and_stop_are_recorded_in_the_store(

@@ -124,6 +124,8 @@ def test_sigkill_of_the_controller_leaves_its_last_will_and_a_restart_replaces_t
             back = watcher.wait_presence(state="online", timeout=15)
             assert back["epoch"] > online["epoch"]
         assert f"{orphan}" in again.log()
+        # The orphan's will and the retained history precede our online: nothing to repair.
+        assert "late Last Will" not in again.log()
     finally:
         again.stop()
         print(f"--- second loa serve log ---\n{again.log()[-4000:]}")
