@@ -44,6 +44,19 @@ async def running(config: Config) -> AsyncIterator[Controller]:
         await asyncio.wait_for(task, 5)
 
 
+async def see_online(broker: PrivateMosquitto, topic: str) -> None:
+    """A subscriber (with the broker's credentials, if any) sees the controller online."""
+    watcher = PresenceWatcher(
+        broker.host,
+        broker.port,
+        topic,
+        username=broker.username,
+        password=broker.password,
+    )
+    with await asyncio.to_thread(watcher.start):
+        await asyncio.to_thread(watcher.wait_presence, state="online")
+
+
 async def test_it_connects_with_a_username_and_password(
     tmp_path: Path, topic_prefix: str, mosquitto_auth: PrivateMosquitto
 ) -> None:
@@ -57,15 +70,7 @@ async def test_it_connects_with_a_username_and_password(
         },
     )
     async with running(config) as controller:
-        watcher = PresenceWatcher(
-            mosquitto_auth.host,
-            mosquitto_auth.port,
-            controller.topics.controller_status,
-            username=mosquitto_auth.username,
-            password=mosquitto_auth.password,
-        )
-        with await asyncio.to_thread(watcher.start):
-            await asyncio.to_thread(watcher.wait_presence, state="online")
+        await see_online(mosquitto_auth, controller.topics.controller_status)
 
 
 async def test_a_wrong_password_is_reported_when_the_broker_stays_unreachable(
@@ -102,11 +107,7 @@ async def test_it_connects_over_tls_verifying_the_broker_against_the_ca(
         },
     )
     async with running(config) as controller:
-        watcher = PresenceWatcher(
-            mosquitto_tls.host, mosquitto_tls.port, controller.topics.controller_status
-        )
-        with await asyncio.to_thread(watcher.start):
-            await asyncio.to_thread(watcher.wait_presence, state="online")
+        await see_online(mosquitto_tls, controller.topics.controller_status)
 
 
 # paho-mqtt 2.2 leaks the SSL socket of a failed handshake (Client._ssl_wrap_socket);

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.controller import PresenceWatcher, ServeProcess, run_loa, write_config
+from tests.support.controller import (
+    PresenceWatcher,
+    ServeProcess,
+    failed_serve,
+    run_loa,
+    write_config,
+)
 from tests.support.mosquitto import PrivateMosquitto, free_port
 
 pytestmark = pytest.mark.broker
@@ -159,16 +165,9 @@ def test_a_port_in_use_is_one_clear_line_and_exit_2(tmp_path: Path, topic_prefix
         holder.listen()
         port = holder.getsockname()[1]
         config = write_config(tmp_path, topic_prefix=topic_prefix, broker={"port": port})
-        serve = ServeProcess(config)
-        try:
-            assert serve.wait(timeout=20) == 2
-        finally:
-            serve.stop()
-    errors = [line for line in serve.log().splitlines() if line.startswith("loa: error:")]
-    assert len(errors) == 1, serve.log()
-    assert f"port {port}" in errors[0]
-    assert "broker.port" in errors[0]
-    assert "Traceback" not in serve.log()
+        error = failed_serve(config)
+    assert f"port {port}" in error
+    assert "broker.port" in error
 
 
 def test_external_broker_lost_and_back_the_controller_keeps_running_and_reconnects(
@@ -209,13 +208,6 @@ def test_an_unreachable_external_broker_at_start_is_one_clear_line_and_exit_2(
         topic_prefix=topic_prefix,
         broker={"mode": "external", "port": port, "startup_timeout": 1.5},
     )
-    serve = ServeProcess(config)
-    try:
-        assert serve.wait(timeout=20) == 2
-    finally:
-        serve.stop()
-    errors = [line for line in serve.log().splitlines() if line.startswith("loa: error:")]
-    assert len(errors) == 1, serve.log()
-    assert f"cannot reach the MQTT broker at 127.0.0.1:{port}" in errors[0]
-    assert "broker.startup_timeout" in errors[0]
-    assert "Traceback" not in serve.log()
+    error = failed_serve(config)
+    assert f"cannot reach the MQTT broker at 127.0.0.1:{port}" in error
+    assert "broker.startup_timeout" in error

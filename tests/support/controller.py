@@ -46,6 +46,24 @@ def run_loa(
     )
 
 
+def one_error_line(output: str) -> str:
+    """The one `loa: error: ...` line of `output`, which holds no traceback."""
+    errors = [line for line in output.splitlines() if line.startswith("loa: error: ")]
+    assert len(errors) == 1, output
+    assert "Traceback" not in output
+    return errors[0]
+
+
+def failed_serve(config: Path) -> str:
+    """Run `loa serve` that must stop by itself with exit code 2; its one error line."""
+    serve = ServeProcess(config)
+    try:
+        assert serve.wait(timeout=20) == 2, serve.log()
+    finally:
+        serve.stop()
+    return one_error_line(serve.log())
+
+
 class ServeProcess:
     """`loa serve --config PATH` in the background, its output in a log file."""
 

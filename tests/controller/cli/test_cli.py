@@ -8,18 +8,10 @@ from pathlib import Path
 import pytest
 
 from loa import __version__
-from tests.support.controller import run_loa, write_config
+from tests.support.controller import one_error_line, run_loa, write_config
 from tests.support.mosquitto import PrivateMosquitto, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def one_error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("loa: error: ")
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def test_version() -> None:
@@ -66,6 +58,7 @@ def test_a_config_typo_is_one_line_naming_file_line_and_key_with_exit_2(tmp_path
     result = run_loa("config", "check", "--config", str(config))
     assert result.returncode == 2
     assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, "one line and nothing else"
     line = one_error_line(result.stderr)
     assert line.startswith(
         f"loa: error: {config}:3: broker.hots: unknown key; did you mean 'host'?"

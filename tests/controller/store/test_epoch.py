@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,13 +10,6 @@ import pytest
 from controller.store import Store, next_epoch
 
 NOW = datetime(2025, 3, 1, 6, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with await Store.open(store_url) as opened:
-        await opened.upgrade()
-        yield opened
 
 
 async def test_epochs_start_at_one_and_count_up_per_controller(store: Store) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,13 +9,6 @@ import pytest
 from controller.store import Store, list_events, record_event
 
 HANOI = timezone(timedelta(hours=7))
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with await Store.open(store_url) as opened:
-        await opened.upgrade()
-        yield opened
 
 
 async def test_an_event_comes_back_as_recorded_with_its_instant_in_utc(store: Store) -> None:

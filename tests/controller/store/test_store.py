@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,13 +11,6 @@ from sqlalchemy.engine import make_url
 from controller.store import Store, list_events, record_event
 
 NOW = datetime(2025, 3, 1, 6, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    async with await Store.open(store_url) as opened:
-        await opened.upgrade()
-        yield opened
 
 
 async def test_the_store_names_its_backend_and_hides_the_password(
