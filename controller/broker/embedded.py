@@ -229,7 +229,7 @@ class EmbeddedBroker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT
         while process.returncode is None and loop.time() < deadline:
-            if await _accepts_connections(self.host, self.port):
+            if await _accepts_connections(self._broker.connect_host, self.port):
                 return
             await asyncio.sleep(_POLL)
         if process.returncode is None:
@@ -317,15 +317,10 @@ async def _terminate(process: asyncio.subprocess.Process, timeout: float) -> Non
         raise
 
 
-def _connect_host(host: str) -> str:
-    """Where to connect to reach a listener on `host` (a wildcard means loopback)."""
-    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-
-
 async def _accepts_connections(host: str, port: int) -> bool:
     try:
         async with asyncio.timeout(1.0):
-            _, writer = await asyncio.open_connection(_connect_host(host), port)
+            _, writer = await asyncio.open_connection(host, port)
     except (OSError, TimeoutError):
         return False
     writer.close()
