@@ -18,16 +18,18 @@ ignored, for forward compatibility.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from devices.protocol.fields import MAX_SAFE_INT, Body, dumps
 from loa.clock import utc_iso
 from loa.errors import DecodeError
 
 PresenceState = Literal["online", "offline"]
 OfflineReason = Literal["shutdown", "lost"]
+STATES: tuple[PresenceState, ...] = ("online", "offline")
+REASONS: tuple[OfflineReason, ...] = ("shutdown", "lost")
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,8 @@ class ControllerPresence:
     def __post_init__(self) -> None:
         if self.state not in ("online", "offline"):
             raise ValueError(f"state must be 'online' or 'offline', not {self.state!r}")
-        if self.epoch < 1:
-            raise ValueError(f"epoch must be 1 or more, not {self.epoch}")
+        if not 1 <= self.epoch <= MAX_SAFE_INT:
+            raise ValueError(f"epoch must be from 1 to {MAX_SAFE_INT}, not {self.epoch}")
         if self.since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
         if (self.state == "online") != (self.reason is None):
@@ -69,35 +71,19 @@ class ControllerPresence:
         }
         if self.reason is not None:
             body["reason"] = self.reason
-        return json.dumps(body, separators=(",", ":")).encode()
+        return dumps(body)
 
     @classmethod
     def decode(cls, payload: bytes, topic: str | None = None) -> ControllerPresence:
+        body = Body(payload, topic, "controller presence")
+        state = body.choice("state", STATES)
         try:
-            body = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DecodeError(f"controller presence is not JSON: {exc}", topic=topic) from exc
-        if not isinstance(body, dict):
-            raise DecodeError("controller presence is not a JSON object", topic=topic)
-        try:
-            since = datetime.fromisoformat(_str(body, "since"))
-            epoch = body["epoch"]
-            if not isinstance(epoch, int) or isinstance(epoch, bool):
-                raise TypeError("epoch must be an integer")
-            reason = body.get("reason")
             return cls(
-                state=_str(body, "state"),  # type: ignore[arg-type]  # checked in __post_init__
-                epoch=epoch,
-                since=since,
-                version=_str(body, "version"),
-                reason=reason,
+                state=state,
+                epoch=body.integer("epoch", 1),
+                since=body.instant("since"),
+                version=body.text("version", 100),
+                reason=body.choice("reason", REASONS) if state == "offline" else None,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise DecodeError(f"controller presence is not valid: {exc}", topic=topic) from exc
-
-
-def _str(body: dict[str, Any], key: str) -> str:
-    value = body[key]
-    if not isinstance(value, str):
-        raise TypeError(f"{key} must be a string")
-    return value

@@ -25,7 +25,7 @@ def presences(draw: st.DrawFn) -> ControllerPresence:
     state: PresenceState = draw(st.sampled_from(["online", "offline"]))
     return ControllerPresence(
         state=state,
-        epoch=draw(st.integers(min_value=1, max_value=2**53)),
+        epoch=draw(st.integers(min_value=1, max_value=2**53 - 1)),
         since=draw(instants),
         version=draw(st.text(max_size=20)),
         reason=None if state == "online" else draw(st.sampled_from(["shutdown", "lost"])),
