@@ -11,7 +11,7 @@ CONFIG ?= config.yaml
 .PHONY: help demo test lint typecheck pytest bench system-deps venv clean
 
 help:
-	@echo "make demo    run the controller with its embedded broker and SQLite store"
+	@echo "make demo    the controller, its embedded broker and a simulated commune of 30 receivers"
 	@echo "make test    ruff, mypy --strict and the whole test suite (real Mosquitto, PostgreSQL)"
 	@echo "make bench   the benchmarks in bench/"
 
@@ -27,15 +27,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: system-deps venv
-	$(BIN)/loa config check --config $(CONFIG)
-	$(BIN)/loa db upgrade --config $(CONFIG)
-	@echo
-	@echo "Starting the controller. In another terminal:"
-	@echo "    $(BIN)/loa status --config $(CONFIG)"
-	@echo "    mosquitto_sub -p 18830 -t 'loa/#' -v"
-	@echo "Stop with Ctrl-C."
-	@echo
-	$(BIN)/loa serve --config $(CONFIG)
+	CONFIG=$(CONFIG) scripts/demo.sh
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,8 +1,9 @@
 """`loa serve`: the controller's wiring, start-up and bounded shutdown.
 
-One `asyncio.TaskGroup` owns the long-lived tasks, each named: the MQTT link
-and, in embedded mode, the Mosquitto supervisor. Later issues add the
-delivery engine, the HTTP server and the scheduler here.
+One `asyncio.TaskGroup` owns the long-lived tasks, each named: the MQTT link,
+the receivers' health (ticks and writes) and, in embedded mode, the Mosquitto
+supervisor. Later issues add the delivery engine, the HTTP server and the
+scheduler here.
 
 Start-up: open and migrate the store, start the embedded broker (if any), and
 wait for the first broker connection up to `broker.startup_timeout` (a
@@ -22,6 +23,8 @@ from collections.abc import Callable
 
 from controller.broker import EmbeddedBroker
 from controller.config.model import Config
+from controller.ingest import ReceiverIngest
+from controller.mqtt.hooks import HookChain
 from controller.mqtt.link import MqttLink
 from controller.presence import PresenceService
 from controller.store import Store, record_event
@@ -49,6 +52,7 @@ class Controller:
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.presence: PresenceService | None = None
+        self.ingest: ReceiverIngest | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -74,7 +78,10 @@ class Controller:
         config = self.config
         presence = PresenceService(self.topics, store, controller_id, self.clock)
         self.presence = presence
-        link = MqttLink(config.broker, presence)
+        ingest = ReceiverIngest(self.topics, store, self.clock, config.health)
+        self.ingest = ingest
+        await ingest.load()
+        link = MqttLink(config.broker, HookChain(presence, [ingest]))
         broker: EmbeddedBroker | None = None
         if config.broker.mode == "embedded":
             broker = EmbeddedBroker(config.broker, config.data_dir, on_restart=link.wake)
@@ -84,6 +91,7 @@ class Controller:
         try:
             async with asyncio.TaskGroup() as tasks:
                 link_task = tasks.create_task(link.run(), name="mqtt-link")
+                health_task = tasks.create_task(ingest.run(), name="receiver-health")
                 supervisor = None
                 if broker is not None:
                     supervisor = tasks.create_task(broker.supervise(), name="embedded-broker")
@@ -96,6 +104,7 @@ class Controller:
                 except BrokerUnreachable as exc:
                     unreachable = exc  # raised below, not wrapped in the TaskGroup's group
                 link_task.cancel()
+                health_task.cancel()
                 if supervisor is not None:
                     supervisor.cancel()
         finally:

@@ -22,6 +22,7 @@ AlertKind = Literal[
     "amplifier_fault",
     "clock_offset",
     "storage_low",
+    "unregistered",
 ]
 Severity = Literal["critical", "warning"]
 

@@ -10,7 +10,8 @@ Link states, from what the receiver and the broker say:
 
 The public state is `flapping` instead of the link state while the link changed more
 than `flapping_transitions` times within `flapping_window_s`, so technicians are not
-flooded; it ends once the link has been stable for a whole window.
+flooded; it ends once the link has been stable for a whole window. Changes to and from
+`unverified` come from a restart on our side, not from the receiver, and do not count.
 
 Epoch rules (the protocol's defence against reordering and late wills): a message of an
 older epoch than the current one changes nothing; an `offline` of epoch E ends E for
@@ -181,6 +182,8 @@ class ReceiverHealth:
         self.since = now
         self.cause = cause
         transitions = [self._transition(now, old, new, cause)]
+        if "unverified" in (old, new):
+            return transitions  # our own restart, not the receiver's link: not flapping
         window = timedelta(seconds=self.policy.flapping_window_s)
         self._changes.append(now)
         while self._changes and now - self._changes[0] > window:

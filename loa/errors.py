@@ -95,10 +95,15 @@ class ProtocolError(LoaError):
 class DecodeError(ProtocolError):
     """Bytes from the wire that cannot be decoded into a protocol message.
 
-    `topic` says where the bytes came from, so a technician can find the sender.
+    `topic` says where the bytes came from, so a technician can find the sender;
+    `reason` sorts problems for counting: `malformed`, `oversized` or `impersonation`
+    (a sender using another receiver's id).
     """
 
-    def __init__(self, problem: str, *, topic: str | None = None) -> None:
+    def __init__(
+        self, problem: str, *, topic: str | None = None, reason: str = "malformed"
+    ) -> None:
         self.problem = problem
         self.topic = topic
+        self.reason = reason
         super().__init__(problem if topic is None else f"{topic}: {problem}")

@@ -13,7 +13,15 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from controller.cli import config_cmd, db_cmd, serve_cmd, status_cmd
+from controller.cli import (
+    alerts_cmd,
+    config_cmd,
+    db_cmd,
+    devices_cmd,
+    serve_cmd,
+    sim_cmd,
+    status_cmd,
+)
 from loa import __version__
 from loa.errors import LoaError
 
@@ -35,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"loa {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (config_cmd, db_cmd, serve_cmd, status_cmd):
+    for module in (config_cmd, db_cmd, devices_cmd, alerts_cmd, serve_cmd, status_cmd, sim_cmd):
         module.add_parser(commands, common)
     return parser
 

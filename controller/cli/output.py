@@ -15,7 +15,9 @@ def emit_json(data: Any) -> None:
 
 
 def emit_text(text: str) -> None:
+    """Text for people on stdout, flushed at once (it may be a pipe to another program)."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
 
 
 def as_yaml(data: Any) -> str:

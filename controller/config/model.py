@@ -51,6 +51,10 @@ def non_negative(value: float) -> str | None:
     return None if value >= 0 else "a number of 0 or more"
 
 
+def dbm_check(value: int) -> str | None:
+    return None if -160 <= value <= 0 else "a level in dBm from -160 to 0"
+
+
 def duration_check(value: str) -> str | None:
     ok = re.fullmatch(r"[1-9][0-9]*[hdwmy]", value) is not None
     return None if ok else "a duration like '12h', '30d', '8w', '6m' or '1y'"
@@ -127,6 +131,24 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """How receivers' presence is judged and when technicians are alerted."""
+
+    default_heartbeat_s: int = setting(60, check=positive)
+    silent_after_intervals: float = setting(3.0, check=positive)
+    flapping_transitions: int = setting(5, check=positive)
+    flapping_window: float = setting(600.0, check=positive)
+    telemetry_flush: float = setting(30.0, check=positive)
+    offline_alert_after: float = setting(300.0, check=non_negative)
+    silent_alert_after: float = setting(300.0, check=non_negative)
+    weak_rsrp_dbm: int = setting(-110, check=dbm_check)
+    weak_rssi_dbm: int = setting(-95, check=dbm_check)
+    low_battery_v: float = setting(11.8, check=non_negative)
+    clock_offset_alert_ms: int = setting(2000, check=positive)
+    storage_low_mb: int = setting(100, check=non_negative)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: LogLevel = setting("INFO", env="LOA_LOG_LEVEL")
 
@@ -139,6 +161,7 @@ class Config:
     broker: BrokerConfig = setting(default_factory=BrokerConfig)
     store: StoreConfig = setting(default_factory=StoreConfig)
     http: HttpConfig = setting(default_factory=HttpConfig)
+    health: HealthConfig = setting(default_factory=HealthConfig)
     logging: LoggingConfig = setting(default_factory=LoggingConfig)
     #: Where this config came from (not a key in the file).
     source: Path | None = field(default=None, compare=False)

@@ -14,12 +14,17 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     DateTime,
     Dialect,
+    Float,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -78,4 +83,101 @@ controller_state = Table(
     Column("controller_id", String(128), primary_key=True),
     Column("epoch", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: Provinces, communes, villages and free groups: a tree through `parent_id`.
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("parent_id", String(40), ForeignKey("groups.id", ondelete="RESTRICT"), nullable=True),
+)
+
+#: The registered receivers; each stands in one village (a group of kind "village").
+receivers = Table(
+    "receivers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("village_id", String(40), ForeignKey("groups.id"), nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("languages", JSON, nullable=False),
+    Column("speakers", Integer, nullable=False),
+    Column("installed", Date, nullable=True),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("heartbeat_s", Integer, nullable=False, server_default="60"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: The free groups each receiver belongs to.
+receiver_groups = Table(
+    "receiver_groups",
+    metadata,
+    Column(
+        "receiver_id",
+        String(40),
+        ForeignKey("receivers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("group_id", String(40), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+#: What the controller knows of each registered receiver's health, one row per receiver.
+receiver_health = Table(
+    "receiver_health",
+    metadata,
+    Column(
+        "receiver_id",
+        String(40),
+        ForeignKey("receivers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("state", String(16), nullable=False),
+    Column("link_state", String(16), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    Column("cause", String(300), nullable=False),
+    Column("epoch", BigInteger, nullable=True),
+    Column("last_heard", UtcDateTime, nullable=True),
+    Column("heartbeat_s", Integer, nullable=True),
+    Column("firmware", String(200), nullable=True),
+    Column("capabilities", JSON(none_as_null=True), nullable=True),
+    Column("telemetry", JSON(none_as_null=True), nullable=True),
+    Column("telemetry_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: Every change of a receiver's health state, oldest first.
+receiver_transitions = Table(
+    "receiver_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "receiver_id",
+        String(40),
+        ForeignKey("receivers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("cause", String(300), nullable=False),
+    Column("epoch", BigInteger, nullable=True),
+    Index("ix_receiver_transitions_receiver_id_at", "receiver_id", "at"),
+)
+
+#: Receivers heard on the broker that are not in the registry, waiting to be adopted.
+unregistered_receivers = Table(
+    "unregistered_receivers",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("epoch", BigInteger, nullable=True),
+    Column("firmware", String(200), nullable=True),
+    Column("messages", Integer, nullable=False, server_default="0"),
+    Column("last_topic", String(300), nullable=True),
 )

@@ -37,6 +37,7 @@ class Body:
                 f"{what} of {len(payload)} bytes is larger than the {MAX_CONTROL_PAYLOAD}-byte "
                 "limit for control messages",
                 topic=topic,
+                reason="oversized",
             )
         try:
             data = json.loads(payload)

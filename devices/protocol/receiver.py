@@ -270,6 +270,7 @@ def _check_identity(body: Body, receiver_id: str) -> None:
             f"{body.what} claims to be from {claimed!r} on the topic of {receiver_id!r}; "
             "a receiver may only speak for itself",
             topic=body.topic,
+            reason="impersonation",
         )
     version = body.integer("v", 0, 1000)
     if version != 1:

@@ -5,8 +5,9 @@ Groups form a tree: a **province** holds **communes**, a commune holds **village
 ("school area", "market") cut across villages: a receiver lists the free groups it is
 in. A free group may hang under a province or a commune, or stand alone.
 
-Each `check_*` function returns the value when it is good and raises `ValueError`
-saying what is wrong and what is expected otherwise; the dataclasses run them in
+Each `check_*` function returns the value when it is good and otherwise raises
+`ValueError` (`TypeError` for a value of the wrong type) saying what is wrong and
+what is expected; the dataclasses run them in
 `__post_init__`, and the registry file reader runs them field by field so that it can
 report every problem with its line.
 """
@@ -60,7 +61,7 @@ def clean_text(value: str) -> str:
 
 def check_name(value: object, what: str = "name") -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{what} must be text, not {value!r}")
+        raise TypeError(f"{what} must be text, not {value!r}")
     if not value.strip():
         raise ValueError(f"{what} is empty; give the name people use, like 'Bản Nà Vường'")
     if len(value) > MAX_NAME:
@@ -72,7 +73,7 @@ def check_name(value: object, what: str = "name") -> str:
 
 def check_notes(value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"notes must be text, not {value!r}")
+        raise TypeError(f"notes must be text, not {value!r}")
     if "\x00" in value:
         raise ValueError("notes contain a NUL character; remove it")
     return value
@@ -80,8 +81,10 @@ def check_notes(value: object) -> str:
 
 def _check_degrees(value: object, what: str, limit: int, example: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{what} must be a number of decimal degrees like {example}, not {value!r}")
-    if not math.isfinite(value) or not -limit <= value <= limit:
+        raise TypeError(f"{what} must be a number of decimal degrees like {example}, not {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} {value} is not a number of degrees; expected one like {example}")
+    if not -limit <= value <= limit:
         raise ValueError(
             f"{what} {value} is outside -{limit} to {limit}; expected decimal degrees "
             f"like {example}"
@@ -109,8 +112,10 @@ def check_position(lat: float | None, lon: float | None) -> None:
 
 
 def check_languages(value: object) -> tuple[str, ...]:
-    if not isinstance(value, tuple | list) or not value:
-        raise ValueError(f"languages must be a list of codes ({LANGUAGE_RULE}), not {value!r}")
+    if not isinstance(value, tuple | list):
+        raise TypeError(f"languages must be a list of codes ({LANGUAGE_RULE}), not {value!r}")
+    if not value:
+        raise ValueError("languages is empty; list at least the main language, like [vi]")
     for code in value:
         if not isinstance(code, str) or not LANGUAGE_PATTERN.match(code):
             raise ValueError(f"language {code!r} is not a language code; expected {LANGUAGE_RULE}")
@@ -121,7 +126,7 @@ def check_languages(value: object) -> tuple[str, ...]:
 
 def check_groups(value: object) -> tuple[str, ...]:
     if not isinstance(value, tuple | list):
-        raise ValueError(f"groups must be a list of group ids, not {value!r}")
+        raise TypeError(f"groups must be a list of group ids, not {value!r}")
     for group_id in value:
         check_id(group_id, "group id")
     if len(set(value)) != len(value):
@@ -145,7 +150,8 @@ def check_heartbeat(value: object) -> int:
 
 def check_installed(value: object) -> date | None:
     if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
-        raise ValueError(f"installed must be a date like 2025-06-12, not {value!r}")
+        shown = str(value) if isinstance(value, date) else repr(value)
+        raise ValueError(f"installed must be a date without a time, like 2025-06-12, not {shown}")
     return value
 
 
@@ -168,7 +174,7 @@ class Group:
             if self.parent_id == self.id:
                 raise ValueError(f"group {self.id!r} cannot be its own parent")
         if self.parent_id is None and None not in PARENT_KINDS[self.kind]:
-            raise ValueError(f"{self.kind} {self.id!r} needs a parent ({_kinds(self.kind)})")
+            raise ValueError(f"{label(self.kind)} {self.id!r} needs a parent ({_kinds(self.kind)})")
         if self.parent_id is not None and PARENT_KINDS[self.kind] == (None,):
             raise ValueError(f"a {self.kind} stands at the top; {self.id!r} cannot have a parent")
 
@@ -198,7 +204,8 @@ class Receiver:
         if self.lon is not None:
             check_longitude(self.lon)
         check_position(self.lat, self.lon)
-        check_groups(self.groups)
+        # Membership has no order: keep it sorted, so equal receivers compare equal.
+        object.__setattr__(self, "groups", tuple(sorted(check_groups(self.groups))))
         check_languages(self.languages)
         check_speakers(self.speakers)
         check_installed(self.installed)
@@ -211,19 +218,25 @@ class Receiver:
         return self.languages[0]
 
 
+def label(kind: GroupKind) -> str:
+    """How people call a kind of group: "commune", "free group"."""
+    return "free group" if kind == "free" else kind
+
+
 def _kinds(kind: GroupKind) -> str:
-    return " or ".join("nothing" if k is None else f"a {k}" for k in PARENT_KINDS[kind])
+    return " or ".join("nothing" if k is None else f"a {label(k)}" for k in PARENT_KINDS[kind])
 
 
 def parent_problem(group: Group, parent: Group | None) -> str | None:
     """What is wrong with `group`'s parent (`parent` is None when the id is unknown)."""
     if group.parent_id is None:
         return None
+    what = f"{label(group.kind)} {group.id!r}"
     if parent is None:
-        return f"{group.kind} {group.id!r} is under {group.parent_id!r}, which is no known group"
+        return f"{what} is under {group.parent_id!r}, which is no known group"
     if parent.kind not in PARENT_KINDS[group.kind]:
         return (
-            f"{group.kind} {group.id!r} is under {parent.kind} {parent.id!r}; a {group.kind} "
+            f"{what} is under {label(parent.kind)} {parent.id!r}; a {label(group.kind)} "
             f"belongs under {_kinds(group.kind)}"
         )
     return None
@@ -235,7 +248,7 @@ def village_problem(receiver_id: str, village_id: str, village: Group | None) ->
         return f"receiver {receiver_id!r}: village {village_id!r} is no known village"
     if village.kind != "village":
         return (
-            f"receiver {receiver_id!r}: {village_id!r} is a {village.kind}, not a village; "
+            f"receiver {receiver_id!r}: {village_id!r} is a {label(village.kind)}, not a village; "
             "a receiver stands in a village"
         )
     return None
@@ -247,7 +260,7 @@ def membership_problem(receiver_id: str, group_id: str, group: Group | None) -> 
         return f"receiver {receiver_id!r}: group {group_id!r} is no known group"
     if group.kind != "free":
         return (
-            f"receiver {receiver_id!r}: {group_id!r} is a {group.kind}, and `groups` lists "
+            f"receiver {receiver_id!r}: {group_id!r} is a {label(group.kind)}, and `groups` lists "
             "free groups only (the village, commune and province follow from `village`)"
         )
     return None
@@ -321,7 +334,8 @@ class GroupTree:
         found = [
             problem
             for group in self._groups.values()
-            if (problem := parent_problem(group, self._groups.get(group.parent_id or ""))) is not None
+            if (problem := parent_problem(group, self._groups.get(group.parent_id or "")))
+            is not None
         ]
         for receiver in receivers:
             village = self._groups.get(receiver.village_id)
@@ -333,3 +347,14 @@ class GroupTree:
                     found.append(problem)
         return found
 
+
+@dataclass(frozen=True)
+class Registry:
+    """Groups and receivers read together (from a file, or for an import)."""
+
+    groups: tuple[Group, ...] = ()
+    receivers: tuple[Receiver, ...] = ()
+
+    @property
+    def tree(self) -> GroupTree:
+        return GroupTree(self.groups)

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from controller.store import Store
 from loa import __version__
 from tests.support.controller import one_error_line, run_loa, write_config
 from tests.support.mosquitto import PrivateMosquitto, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
+HEAD = Store.head_revision()
 
 
 def test_version() -> None:
@@ -104,14 +106,14 @@ def test_db_upgrade_then_status_on_sqlite(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     first = run_loa("db", "upgrade", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert "upgraded from empty to 0001" in first.stdout
+    assert f"upgraded from empty to {HEAD}" in first.stdout
     again = run_loa("db", "upgrade", "--json", "--config", str(config))
     assert json.loads(again.stdout)["changed"] is False
     status = run_loa("db", "status", "--json", "--config", str(config))
     assert json.loads(status.stdout) | {"store": None} == {
         "store": None,
-        "current": "0001",
-        "head": "0001",
+        "current": HEAD,
+        "head": HEAD,
         "up_to_date": True,
     }
     assert (tmp_path / "data" / "loa.db").is_file()
@@ -127,7 +129,7 @@ def test_db_upgrade_on_postgresql_with_the_url_from_the_environment(
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert (data["from"], data["to"]) == (None, "0001")
+    assert (data["from"], data["to"]) == (None, HEAD)
     assert data["store"].startswith("postgresql+asyncpg://")
 
 

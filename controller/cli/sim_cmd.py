@@ -1,0 +1,235 @@
+"""`loa sim`: simulated receivers for the broker of this config, faults typed on stdin.
+
+    loa sim --generate [--receivers 30 --villages 6 --seed 1 --out FILE]
+    loa sim --registry FILE [--receivers N]
+
+`--generate` makes a plausible commune, writes its registry file (YAML) and
+imports it into the store of the same config, so the controller knows the
+receivers before they connect. `--registry` simulates the receivers of a
+registry file the technician already imported.
+
+While it runs, one command per line on standard input: `kill ID` (power cut),
+`power-on ID`, `half-open ID` (the link dies without closing), `restore ID`,
+`reboot ID`, `speaker-fail ID`, `speaker-ok ID`, `amp-fail ID`, `amp-ok ID`,
+`status`, `list`, `quit`. Each answers one line on standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import stat
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from controller.cli.logs import setup_logging
+from controller.cli.output import emit_text
+from controller.config import Config, load_config
+from loa.errors import LoaError
+
+if TYPE_CHECKING:
+    from simulators.fleet import Fleet
+
+log = logging.getLogger(__name__)
+
+FAULTS: dict[str, str] = {
+    "kill": "kill",
+    "power-on": "power_on",
+    "half-open": "half_open",
+    "restore": "restore_link",
+    "reboot": "reboot",
+    "speaker-fail": "fail_speaker",
+    "speaker-ok": "repair_speaker",
+    "amp-fail": "fail_amplifier",
+    "amp-ok": "repair_amplifier",
+}
+
+
+def add_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    parser = commands.add_parser(
+        "sim",
+        parents=[common],
+        help="simulated receivers on this config's broker (faults on stdin)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--registry", type=Path, metavar="FILE", help="receivers of this file")
+    source.add_argument(
+        "--generate", action="store_true", help="make a commune, write and import its registry"
+    )
+    parser.add_argument(
+        "--receivers",
+        type=int,
+        metavar="N",
+        help="how many: with --generate (default 30), or the first N of --registry (default all)",
+    )
+    parser.add_argument("--villages", type=int, default=6, help="with --generate (default 6)")
+    parser.add_argument("--seed", default="1", help="same seed, same commune and telemetry")
+    parser.add_argument(
+        "--out", type=Path, metavar="FILE", help="where --generate writes the registry"
+    )
+    parser.add_argument(
+        "--heartbeat", type=int, metavar="S", help="heartbeat interval for every receiver"
+    )
+    parser.add_argument("--keepalive", type=int, default=60, metavar="S", help="MQTT keepalive")
+    parser.add_argument(
+        "--ramp", type=float, default=100.0, metavar="N", help="receivers started per second"
+    )
+    parser.add_argument(
+        "--duration", type=float, metavar="S", help="stop by itself after S seconds"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    setup_logging("DEBUG" if args.debug else config.logging.level, config.time_zone)
+    asyncio.run(simulate(config, args))
+    return 0
+
+
+async def simulate(config: Config, args: argparse.Namespace) -> None:
+    from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
+    from simulators.epochs import EpochStore
+    from simulators.fleet import Fleet
+
+    receivers = await _receivers(config, args)
+    broker = config.broker
+    settings = SimSettings(
+        broker=BrokerAddress(broker.connect_host, broker.port, broker.username, broker.password),
+        topic_prefix=config.topic_prefix,
+        keepalive=args.keepalive,
+    )
+    specs = [ReceiverSpec(rid, args.heartbeat or heartbeat) for rid, heartbeat in receivers]
+    # The simulated flash: epochs keep growing across runs of `loa sim`, as on real boxes.
+    epochs = EpochStore(config.data_dir / "sim-epochs.json")
+    fleet = Fleet(specs, settings, seed=args.seed, ramp_per_s=args.ramp, epochs=epochs)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    emit_text(f"simulating {len(fleet)} receivers on {broker.connect_host}:{broker.port}")
+    await fleet.start()
+    commands = asyncio.create_task(_read_commands(fleet, stop), name="sim-commands")
+    try:
+        async with asyncio.timeout(args.duration):
+            await stop.wait()
+    except TimeoutError:
+        pass
+    finally:
+        commands.cancel()
+        await fleet.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    status = fleet.status()
+    emit_text(
+        f"stopped: {status.total} receivers, {status.births} births, "
+        f"{status.heartbeats} heartbeats, {status.reconnects} reconnects",
+    )
+
+
+async def _receivers(config: Config, args: argparse.Namespace) -> list[tuple[str, int]]:
+    from devices.registry.file import format_registry, read_registry
+
+    if args.registry is not None:
+        registry = read_registry(args.registry)
+        chosen = registry.receivers[: args.receivers] if args.receivers else registry.receivers
+        if not chosen:
+            raise LoaError(f"{args.registry}: no receivers to simulate")
+        return [(r.id, r.heartbeat_s) for r in chosen]
+    from controller.store import Store
+    from controller.store.registry import import_registry
+    from simulators.commune import generate_commune
+
+    try:
+        commune = generate_commune(
+            args.seed, receivers=args.receivers or 30, villages=args.villages
+        )
+    except ValueError as exc:
+        raise LoaError(f"cannot generate the commune: {exc}") from exc
+    out: Path = args.out or config.data_dir / "sim-registry.yaml"
+    await asyncio.to_thread(_write, out, format_registry(commune.registry, "yaml"))
+    async with await Store.open(config.store.url) as store:
+        await store.upgrade()
+        result = await import_registry(
+            store, commune.groups, commune.receivers, dry_run=False, at=datetime.now(UTC)
+        )
+    emit_text(
+        f"{commune.commune.name}: {len(commune.receivers)} receivers in "
+        f"{len(commune.villages)} villages; registry written to {out} and imported "
+        f"({len(result.changes)} changes)",
+    )
+    return [(r.id, r.heartbeat_s) for r in commune.receivers]
+
+
+def _pollable(stream: TextIO) -> bool:
+    """Whether the event loop can wait on `stream`: a terminal, a pipe or a socket."""
+    try:
+        fd = stream.fileno()
+        mode = os.fstat(fd).st_mode
+    except (OSError, ValueError):
+        return False
+    return os.isatty(fd) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+async def _read_commands(fleet: Fleet, stop: asyncio.Event) -> None:
+    """One command per line from stdin until it closes (then the fleet keeps running)."""
+    if not _pollable(sys.stdin):
+        return  # /dev/null or a file: nothing will be typed, and epoll cannot watch it
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError, NotImplementedError):
+        return  # no usable stdin (a closed or odd stdin): faults are not available
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        words = line.decode(errors="replace").split()
+        if words:
+            emit_text(_command(fleet, words, stop))
+
+
+def _command(fleet: Fleet, words: list[str], stop: asyncio.Event) -> str:  # noqa: PLR0911
+    verb, *rest = words
+    if verb == "quit":
+        stop.set()
+        return "ok: stopping"
+    if verb == "status":
+        s = fleet.status()
+        return (
+            f"ok: {s.online}/{s.total} online, {s.births} births, "
+            f"{s.heartbeats} heartbeats, {s.reconnects} reconnects"
+        )
+    if verb == "list":
+        return "ok: " + " ".join(f"{r.id}={r.state}" for r in fleet)
+    if verb not in FAULTS:
+        known = ", ".join([*FAULTS, "status", "list", "quit"])
+        return f"error: unknown command {verb!r}; known: {known}"
+    if len(rest) != 1:
+        return f"error: {verb} takes one receiver id"
+    receiver = fleet.get(rest[0])
+    if receiver is None:
+        return f"error: no simulated receiver {rest[0]!r}"
+    action: Callable[[], None] = getattr(receiver, FAULTS[verb])
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 - report it on the command's own line
+        return f"error: {verb} {receiver.id} failed: {exc}"
+    return f"ok: {verb} {receiver.id}"

@@ -1,0 +1,305 @@
+"""The receivers' side of the MQTT link: status and heartbeats in, health out.
+
+`ReceiverIngest` is `LinkHooks` for the link. It subscribes to every receiver's
+status and heartbeat topics, decodes each message with `devices.protocol`, and
+feeds it to that receiver's `devices.health.ReceiverHealth`. Its `run()` task ticks
+every machine once a second (silence, end of flapping), writes transitions to the
+store within a second and telemetry every `health.telemetry_flush` seconds, and
+picks up receivers imported or adopted while it runs.
+
+Bad input never stops it and never touches another receiver: malformed or
+oversized payloads, a receiver speaking for another id, unknown topics and
+unregistered receivers are counted and logged at most once a minute per kind.
+An unregistered receiver is recorded for a technician to adopt, nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from controller.config.model import HealthConfig
+from controller.ingest.ratelimit import RateLimitedLog
+from controller.mqtt.link import Incoming, MqttLink
+from controller.store import Store
+from controller.store.health import HealthRow, load_health, save_health
+from controller.store.registry import record_unregistered
+from controller.store.schema import receivers
+from devices.health import HealthPolicy, ReceiverHealth, Transition
+from devices.protocol import (
+    Heartbeat,
+    ReceiverBirth,
+    ReceiverStatus,
+    Topics,
+    decode_heartbeat,
+    decode_status,
+)
+from loa.clock import Clock
+from loa.errors import DecodeError, LoaError
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+REFRESH_SECONDS = 10.0
+#: How often one unregistered receiver is written down (it may send every few seconds).
+UNREGISTERED_RECORD_SECONDS = 60.0
+#: Transitions kept for a retry while the store cannot be written.
+MAX_PENDING = 100_000
+
+
+@dataclass
+class IngestCounters:
+    """What came in, for logs, tests and (later) metrics."""
+
+    messages: int = 0
+    applied: int = 0
+    transitions: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+def policy_of(config: HealthConfig) -> HealthPolicy:
+    return HealthPolicy(
+        default_heartbeat_s=config.default_heartbeat_s,
+        silent_after_intervals=config.silent_after_intervals,
+        flapping_transitions=config.flapping_transitions,
+        flapping_window_s=config.flapping_window,
+    )
+
+
+class ReceiverIngest:
+    def __init__(self, topics: Topics, store: Store, clock: Clock, config: HealthConfig) -> None:
+        self._topics = topics
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._policy = policy_of(config)
+        self._machines: dict[str, ReceiverHealth] = {}
+        self._pending: list[Transition] = []
+        self._changed: set[str] = set()
+        self._telemetry: set[str] = set()
+        self._last_telemetry_flush = 0.0
+        self._last_refresh = 0.0
+        self._unregistered: dict[str, float] = {}
+        self._connections = 0
+        self._warn = RateLimitedLog(log)
+        self.counters = IngestCounters()
+
+    def health(self, receiver_id: str) -> ReceiverHealth | None:
+        """The live health of a registered receiver."""
+        return self._machines.get(receiver_id)
+
+    async def load(self) -> None:
+        """Load the registry and the stored health; what was up is now unverified."""
+        now = self._clock.now()
+        stored = await load_health(self._store)
+        for receiver_id in await self._registered_ids():
+            machine = self._machine(receiver_id, now, stored.get(receiver_id))
+            self._record(machine, machine.unverify(now, "controller restarted"))
+        self._last_refresh = self._clock.monotonic()
+        log.info("tracking %d registered receivers", len(self._machines))
+
+    # LinkHooks
+
+    async def prepare(self) -> None:
+        return None
+
+    async def connected(self, link: MqttLink) -> None:
+        self._connections += 1
+        if self._connections > 1:
+            now = self._clock.now()
+            for machine in self._machines.values():
+                self._record(machine, machine.unverify(now, "broker connection restored"))
+        await link.subscribe(self._topics.every_receiver("status"))
+        await link.subscribe(self._topics.every_receiver("heartbeat"))
+
+    async def disconnected(self, reason: str) -> None:
+        return None  # what receivers did meanwhile is learnt when they speak again
+
+    async def message(self, message: Incoming) -> None:
+        parsed = self._topics.parse_receiver(message.topic)
+        if parsed is None:
+            if message.topic.startswith(f"{self._topics.root}/rx/"):
+                self._reject("unknown_topic", message.topic, "a topic outside protocol v1")
+            return
+        receiver_id, channel = parsed
+        if channel == "cmd":
+            return
+        self.counters.messages += 1
+        now = self._clock.now()
+        decoded: ReceiverStatus | Heartbeat
+        try:
+            if channel == "status":
+                decoded = decode_status(message.payload, receiver_id, message.topic)
+            else:
+                decoded = decode_heartbeat(message.payload, receiver_id, message.topic)
+        except DecodeError as exc:
+            self._reject(exc.reason, message.topic, exc.problem)
+            return
+        machine = self._machines.get(receiver_id)
+        if machine is None:
+            birth = decoded if isinstance(decoded, ReceiverBirth) else None
+            await self._unregistered_message(receiver_id, message.topic, birth, now)
+            return
+        self.counters.applied += 1
+        if isinstance(decoded, Heartbeat):
+            self._record(machine, machine.heartbeat(decoded, now))
+            self._telemetry.add(receiver_id)
+        elif isinstance(decoded, ReceiverBirth):
+            self._record(machine, machine.birth(decoded, now, retained=message.retain))
+            self._changed.add(receiver_id)  # firmware and interval, even without a transition
+        else:
+            self._record(machine, machine.offline(decoded, now, retained=message.retain))
+
+    # The task
+
+    async def run(self) -> None:
+        """Tick, flush and refresh the registry until cancelled; a final flush on the way out."""
+        try:
+            while True:
+                await asyncio.sleep(TICK_SECONDS)
+                await self.step()
+        finally:
+            await asyncio.shield(self.flush(everything=True))
+
+    async def step(self) -> None:
+        """One tick: silence and flapping, the registry, writing what changed."""
+        now = self._clock.now()
+        for machine in self._machines.values():
+            self._record(machine, machine.tick(now))
+        if self._clock.monotonic() - self._last_refresh >= REFRESH_SECONDS:
+            await self._refresh(now)
+        await self.flush()
+
+    async def flush(self, *, everything: bool = False) -> None:
+        """Write pending transitions and changed health rows (telemetry when it is due)."""
+        due = self._clock.monotonic() - self._last_telemetry_flush >= self._config.telemetry_flush
+        ids = set(self._changed)
+        if due or everything:
+            ids |= self._telemetry
+        if not ids and not self._pending:
+            return
+        now = self._clock.now()
+        rows = [_row(self._machines[i], now) for i in ids if i in self._machines]
+        transitions = list(self._pending)
+        try:
+            await save_health(self._store, rows, transitions, now)
+        except LoaError as exc:
+            log.error("cannot write receivers' health (will retry): %s", exc)
+            del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
+            return
+        del self._pending[: len(transitions)]
+        self._changed -= ids
+        if due or everything:
+            self._telemetry.clear()
+            self._last_telemetry_flush = self._clock.monotonic()
+
+    # Inside
+
+    def _machine(self, receiver_id: str, now: datetime, row: HealthRow | None) -> ReceiverHealth:
+        machine = ReceiverHealth(receiver_id, self._policy, since=now)
+        if row is not None:
+            machine.link_state = row.link_state
+            machine.since = row.since
+            machine.cause = row.cause
+            machine.epoch = row.epoch
+            # An offline receiver died in its last known epoch; only a newer one revives it.
+            machine.dead_epoch = row.epoch if row.link_state == "offline" else None
+            machine.last_heard = row.last_heard
+            machine.heartbeat_s = row.heartbeat_s
+            machine.firmware = row.firmware
+            machine.capabilities = row.capabilities
+            machine.telemetry = row.telemetry
+            machine.telemetry_at = row.telemetry_at
+        self._machines[receiver_id] = machine
+        return machine
+
+    def _record(self, machine: ReceiverHealth, transitions: list[Transition]) -> None:
+        if not transitions:
+            return
+        self._pending.extend(transitions)
+        self._changed.add(machine.receiver_id)
+        self.counters.transitions += len(transitions)
+        for transition in transitions:
+            log.info(
+                "receiver %s: %s -> %s (%s)",
+                transition.receiver_id,
+                transition.from_state,
+                transition.to_state,
+                transition.cause,
+            )
+
+    def _reject(self, reason: str, topic: str, problem: str) -> None:
+        self.counters.rejected[reason] += 1
+        self._warn.warning(reason, self._clock.monotonic(), "ignored a message: %s", problem)
+
+    async def _unregistered_message(
+        self, receiver_id: str, topic: str, birth: ReceiverBirth | None, now: datetime
+    ) -> None:
+        self.counters.rejected["unregistered"] += 1
+        last = self._unregistered.get(receiver_id)
+        tick = self._clock.monotonic()
+        if last is not None and tick - last < UNREGISTERED_RECORD_SECONDS and birth is None:
+            return
+        self._unregistered[receiver_id] = tick
+        self._warn.warning(
+            f"unregistered:{receiver_id}",
+            tick,
+            "receiver %s is not registered: listed as unregistered for a technician to adopt "
+            "(`loa devices adopt %s --village ...`); it is not trusted or addressed",
+            receiver_id,
+            receiver_id,
+        )
+        try:
+            await record_unregistered(
+                self._store,
+                receiver_id,
+                at=now,
+                epoch=birth.epoch if birth else None,
+                firmware=birth.firmware if birth else None,
+                topic=topic,
+            )
+        except LoaError as exc:
+            log.error("cannot record unregistered receiver %s: %s", receiver_id, exc)
+
+    async def _refresh(self, now: datetime) -> None:
+        """Pick up receivers imported or adopted since the last look, drop deleted ones."""
+        self._last_refresh = self._clock.monotonic()
+        try:
+            ids = await self._registered_ids()
+        except LoaError as exc:
+            log.error("cannot read the registry: %s", exc)
+            return
+        added = ids - self._machines.keys()
+        for receiver_id in added:
+            self._machine(receiver_id, now, None)
+            self._unregistered.pop(receiver_id, None)
+        for receiver_id in self._machines.keys() - ids:
+            del self._machines[receiver_id]
+        if added:
+            log.info("now tracking %d more receivers (%d in all)", len(added), len(ids))
+
+    async def _registered_ids(self) -> set[str]:
+        async with self._store.read() as session:
+            return set((await session.execute(select(receivers.c.id))).scalars())
+
+
+def _row(machine: ReceiverHealth, now: datetime) -> HealthRow:
+    return HealthRow(
+        receiver_id=machine.receiver_id,
+        state=machine.state,
+        link_state=machine.link_state,
+        since=machine.since or now,
+        cause=machine.cause,
+        epoch=machine.epoch,
+        last_heard=machine.last_heard,
+        heartbeat_s=machine.heartbeat_s,
+        firmware=machine.firmware,
+        capabilities=machine.capabilities,
+        telemetry=machine.telemetry,
+        telemetry_at=machine.telemetry_at,
+    )

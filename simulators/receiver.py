@@ -1,0 +1,398 @@
+"""One simulated receiver: the firmware's protocol duties and the faults of a village.
+
+What it does on the wire is `docs/protocol.md`, built only from `devices.protocol`:
+
+- every boot and every (re)connection takes a new session epoch (`EpochStore`);
+- it connects with MQTT 3.1.1, client id = receiver id, clean session, and a
+  Last Will `offline`/`lost` of that epoch on its status topic (QoS 1, retained);
+- after CONNACK it subscribes (QoS 1) to its `cmd` topic and to the
+  controller's status, publishes its birth (QoS 1, retained), then a heartbeat
+  at once and every `heartbeat_s` seconds (QoS 0), `seq` from 0 in each epoch;
+- a live controller presence `online` with an epoch other than the last one it
+  saw (a controller restart) makes it announce itself again: the birth (same
+  epoch) and a heartbeat at once. The retained presence delivered on subscribe
+  only records the epoch: the birth of this connection announces it anyway;
+- a clean stop says `offline`/`shutdown`, a reboot `offline`/`reboot`, then
+  DISCONNECT (so no will); a lost connection is retried after a jittered
+  exponential back-off, with a new epoch.
+
+Faults: `kill()` (a power cut, until `power_on()`), `half_open()` (the link
+freezes until `restore_link()`), `fail_speaker()`, `fail_amplifier()` and
+their repairs, `reboot()`. `stop()` is the clean end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from devices.protocol import ControllerPresence, Heartbeat, ReceiverBirth, ReceiverOffline
+from devices.protocol.receiver import OfflineReason
+from loa.clock import Clock, SystemClock
+from loa.errors import DecodeError
+from simulators.config import ReceiverSpec, SimSettings
+from simulators.epochs import EpochStore
+from simulators.mqtt import Message, MqttClient, MqttError, Will
+from simulators.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+State = Literal["off", "connecting", "online", "half-open", "waiting", "rebooting", "stopped"]
+_Ending = Literal["stop", "reboot", "lost"]
+
+
+class Bell:
+    """Wakes the one task of a receiver; lighter than `asyncio.Event` (no deque of waiters)."""
+
+    __slots__ = ("_rung", "_waiter")
+
+    def __init__(self) -> None:
+        self._rung = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def ring(self) -> None:
+        self._rung = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self, deadline: float | None = None) -> bool:
+        """Until rung (True) or the loop time `deadline` (False); a ring is used up once."""
+        if not self._rung:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._waiter
+            except TimeoutError:
+                return False
+            finally:
+                self._waiter = None
+        self._rung = False
+        return True
+
+
+@dataclass
+class Counters:
+    """What a receiver has done since it was made (for tests and the CLI)."""
+
+    births: int = 0
+    heartbeats: int = 0
+    connections: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    commands: int = 0
+
+
+class SimReceiver:
+    """One simulated receiver with its own MQTT connection, on the running event loop."""
+
+    def __init__(
+        self,
+        spec: ReceiverSpec,
+        settings: SimSettings,
+        *,
+        rng: random.Random | None = None,
+        noise: random.Random | None = None,
+        epochs: EpochStore | None = None,
+        clock: Clock | None = None,
+        on_state: Callable[[SimReceiver, State], None] | None = None,
+    ) -> None:
+        """Telemetry profile from `rng` (default: seeded by the id); its noise and the
+        back-off jitter from `noise` (default: its own generator; a fleet shares one).
+        `on_state(receiver, previous state)` is called after every change of `state`.
+        """
+        self.spec = spec
+        self.settings = settings
+        rng = rng or random.Random(spec.id)  # noqa: S311 - simulation, not cryptography
+        noise = noise or random.Random(rng.getrandbits(64))  # noqa: S311
+        self.telemetry = Telemetry(rng, noise)
+        self._jitter = noise
+        self._epochs = epochs or EpochStore()
+        self._clock = clock or SystemClock()
+        topics = settings.topics
+        self._status_topic = topics.receiver(spec.id, "status")
+        self._heartbeat_topic = topics.receiver(spec.id, "heartbeat")
+        self._cmd_topic = topics.receiver(spec.id, "cmd")
+        self._controller_topic = topics.controller_status
+        self.counters = Counters()
+        self.epoch: int | None = None
+        self.seq = 0
+        self.controller_epoch: int | None = None
+        self._state: State = "off"
+        self._on_state = on_state
+        self._task: asyncio.Task[None] | None = None
+        self._client: MqttClient | None = None
+        self._bell = Bell()
+        self._stopping = False
+        self._rebooting = False
+        self._announce = False
+        self._link_down = False
+        self._attempt = 0
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def is_online(self) -> bool:
+        return self._state == "online"
+
+    def _set_state(self, state: State) -> None:
+        previous, self._state = self._state, state
+        if previous != state and self._on_state is not None:
+            self._on_state(self, previous)
+
+    # -- life and faults -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Power on (boot): connect in the background, then keep connected."""
+        self.power_on()
+
+    def power_on(self) -> None:
+        """Boot after `kill()` (or the first time); a new epoch. Does nothing when running."""
+        if self._task is not None:
+            return
+        self._stopping = self._rebooting = self._announce = False
+        self._task = asyncio.create_task(self._run(), name=f"sim-{self.id}")
+        self._task.add_done_callback(self._ended)
+
+    def kill(self) -> None:
+        """A power cut: the socket dies with no goodbye (the broker sends the will).
+
+        The receiver stays dark until `power_on()`.
+        """
+        if self._client is not None:
+            self._client.abort()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._set_state("off")
+
+    def half_open(self) -> None:
+        """Freeze the link: nothing in or out, the socket stays open, until `restore_link()`."""
+        self._link_down = True
+        if self._client is not None:
+            self._client.freeze()
+        if self._state == "online":
+            self._set_state("half-open")
+
+    def restore_link(self) -> None:
+        """The link works again; if the broker dropped the connection meanwhile, reconnect."""
+        self._link_down = False
+        if self._client is not None:
+            self._client.thaw()
+            if self._state == "half-open":
+                self._set_state("online")
+        self._bell.ring()
+
+    def reboot(self) -> None:
+        """Say `offline`/`reboot`, disconnect, stay away `reboot_delay`, boot with a new epoch."""
+        self._rebooting = True
+        self._bell.ring()
+
+    def fail_speaker(self) -> None:
+        self.telemetry.speakers_ok = False
+
+    def repair_speaker(self) -> None:
+        self.telemetry.speakers_ok = True
+
+    def fail_amplifier(self) -> None:
+        self.telemetry.amplifier = "fault"
+
+    def repair_amplifier(self) -> None:
+        self.telemetry.amplifier = "ok"
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop cleanly (`offline`/`shutdown`, DISCONNECT), or cut the power after `timeout`."""
+        task = self._task
+        if task is None:
+            self._set_state("stopped")
+            return
+        self._stopping = True
+        self._bell.ring()
+        if self._state != "online":
+            task.cancel()  # connecting, waiting or half-open: nobody to say goodbye to
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            log.warning("%s did not stop within %g s; cutting its power", self.id, timeout)
+            self.kill()
+            await asyncio.wait({task}, timeout=1.0)
+        self._task = None
+        self._set_state("stopped")
+
+    # -- the firmware ----------------------------------------------------------------------
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s crashed", self.id, exc_info=task.exception())
+            self._set_state("off")
+        if self._task is task:
+            self._task = None
+
+    async def _run(self) -> None:
+        lost = False
+        while not self._stopping:
+            await self._wait_for_link()
+            epoch = self._epochs.next(self.id)
+            self._set_state("connecting")
+            client = self._client = self._new_client(epoch)
+            connected = False
+            try:
+                await client.connect()
+                connected = True
+                self.counters.connections += 1
+                self.counters.reconnects += lost
+                self._attempt = 0
+                ending = await self._session(client, epoch)
+            except MqttError as exc:
+                log.info("%s (epoch %d): %s", self.id, epoch, exc)
+                self.counters.connect_failures += not connected
+                ending = "lost"
+            finally:
+                client.abort()  # does nothing after a clean disconnect
+                if self._client is client:
+                    self._client = None
+            if ending == "stop":
+                return
+            if ending == "reboot":
+                self._set_state("rebooting")
+                await asyncio.sleep(self.settings.reboot_delay)  # simulated time away
+                lost = False
+                continue
+            lost = True
+            self._set_state("waiting")
+            await self._pause(self._next_delay())
+
+    async def _session(self, client: MqttClient, epoch: int) -> _Ending:
+        self.epoch, self.seq = epoch, 0
+        client.closed.add_done_callback(lambda _: self._bell.ring())
+        await client.subscribe((self._cmd_topic, 1), (self._controller_topic, 1))
+        await self._publish_birth(client, epoch)
+        self._set_state("half-open" if self._link_down else "online")
+        if self._link_down:
+            client.freeze()
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            if not client.is_connected:
+                return "lost"
+            if self._stopping or self._rebooting:
+                reason: OfflineReason = "shutdown" if self._stopping else "reboot"
+                self._rebooting = False
+                await self._goodbye(client, epoch, reason)
+                return "stop" if reason == "shutdown" else "reboot"
+            if self._announce and not client.is_frozen:
+                await self._publish_birth(client, epoch)
+                due = loop.time()
+            if loop.time() >= due:
+                await self._send_heartbeat(client, epoch)
+                due = max(due + self.spec.heartbeat_s, loop.time())
+            await self._bell.wait(due)
+
+    def _new_client(self, epoch: int) -> MqttClient:
+        s = self.settings
+        will = ReceiverOffline(self.id, epoch, "lost").encode()
+        return MqttClient(
+            s.broker.host,
+            s.broker.port,
+            self.id,
+            keepalive=s.keepalive,
+            clean_session=True,
+            will=Will(self._status_topic, will, qos=1, retain=True),
+            username=s.broker.username,
+            password=s.broker.password,
+            connect_timeout=s.connect_timeout,
+            ack_timeout=s.ack_timeout,
+            on_message=self._on_message,
+        )
+
+    async def _publish_birth(self, client: MqttClient, epoch: int) -> None:
+        self._announce = False
+        birth = ReceiverBirth(
+            id=self.id,
+            epoch=epoch,
+            at=self._clock.now(),
+            firmware=self.settings.firmware,
+            capabilities=self.settings.capabilities,
+            heartbeat_s=self.spec.heartbeat_s,
+        )
+        await client.publish(self._status_topic, birth.encode(), qos=1, retain=True)
+        self.counters.births += 1
+
+    async def _send_heartbeat(self, client: MqttClient, epoch: int) -> None:
+        now = self._clock.now()
+        sample = self.telemetry.sample(now)
+        heartbeat = Heartbeat(
+            id=self.id,
+            epoch=epoch,
+            seq=self.seq,
+            at=now,
+            signal=sample.signal,
+            power=sample.power,
+            amplifier=self.telemetry.amplifier,
+            speakers="ok" if self.telemetry.speakers_ok else "fault",
+            volume=sample.volume,
+            temperature_c=sample.temperature_c,
+            storage_free_mb=sample.storage_free_mb,
+            clock_offset_ms=sample.clock_offset_ms,
+        )
+        await client.publish(self._heartbeat_topic, heartbeat.encode())
+        self.seq += 1
+        if not client.is_frozen:
+            self.counters.heartbeats += 1
+
+    async def _goodbye(self, client: MqttClient, epoch: int, reason: OfflineReason) -> None:
+        if client.is_frozen:
+            return  # a frozen link carries no goodbye; the caller aborts it
+        offline = ReceiverOffline(self.id, epoch, reason, at=self._clock.now())
+        await client.publish(self._status_topic, offline.encode(), qos=1, retain=True)
+        await client.disconnect()
+
+    def _on_message(self, message: Message) -> None:
+        if message.topic == self._cmd_topic:
+            self.counters.commands += 1
+            log.debug("%s: command of %d bytes (not handled yet)", self.id, len(message.payload))
+            return
+        if message.topic != self._controller_topic:
+            return
+        try:
+            presence = ControllerPresence.decode(message.payload, message.topic)
+        except DecodeError as exc:
+            log.warning("%s: ignoring a controller presence: %s", self.id, exc)
+            return
+        if presence.state != "online" or presence.epoch == self.controller_epoch:
+            return
+        self.controller_epoch = presence.epoch
+        if not message.retain:  # a controller (re)started while we are connected
+            self._announce = True
+            self._bell.ring()
+
+    async def _wait_for_link(self) -> None:
+        while self._link_down and not self._stopping:
+            self._set_state("waiting")
+            await self._bell.wait()
+
+    async def _pause(self, delay: float) -> None:
+        """Wait `delay` seconds, or less when asked to stop or to reboot."""
+        deadline = asyncio.get_running_loop().time() + delay
+        while not (self._stopping or self._rebooting):
+            if not await self._bell.wait(deadline):
+                return
+        if self._rebooting:
+            self._rebooting = False
+            self._set_state("rebooting")
+            await asyncio.sleep(self.settings.reboot_delay)
+
+    def _next_delay(self) -> float:
+        """Jittered exponential back-off: a random wait in [d/2, d], d doubling to the cap."""
+        s = self.settings
+        ceiling = min(s.backoff_max, s.backoff_initial * 2.0 ** min(self._attempt, 60))
+        self._attempt += 1
+        return self._jitter.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,35 @@
+"""The simulator is built like third-party firmware: from `devices` and `loa` only."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import simulators
+
+ALLOWED = {"devices", "loa", "simulators"}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_simulators_import_only_devices_loa_and_the_standard_library() -> None:
+    root = Path(simulators.__file__).parent
+    files = sorted(root.rglob("*.py"))
+    assert len(files) > 5
+    for path in files:
+        outside = {
+            name
+            for name in imported_packages(path)
+            if name not in ALLOWED and name not in sys.stdlib_module_names
+        }
+        assert outside == set(), f"{path.relative_to(root.parent)} imports {sorted(outside)}"
