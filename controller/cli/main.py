@@ -21,6 +21,7 @@ from controller.cli import (
     serve_cmd,
     sim_cmd,
     status_cmd,
+    uptime_cmd,
 )
 from loa import __version__
 from loa.errors import LoaError
@@ -43,7 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"loa {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (config_cmd, db_cmd, devices_cmd, alerts_cmd, serve_cmd, status_cmd, sim_cmd):
+    for module in (
+        config_cmd,
+        db_cmd,
+        devices_cmd,
+        alerts_cmd,
+        uptime_cmd,
+        serve_cmd,
+        status_cmd,
+        sim_cmd,
+    ):
         module.add_parser(commands, common)
     return parser
 

@@ -21,6 +21,7 @@ import pytest
 
 from controller.app import Controller
 from controller.cli.alerts_cmd import current_alerts
+from controller.cli.uptime_cmd import uptimes
 from controller.config import Config, load_config
 from controller.ingest import ReceiverIngest
 from controller.store import Store
@@ -373,3 +374,21 @@ async def test_garbage_on_the_topics_is_counted_and_changes_no_receiver(
         assert sum(rejected.values()) == 5, dict(rejected)
         await asyncio.sleep(2 * HEARTBEAT_S)
         assert (commune.state(first), commune.state(second)) == ("online", "online")
+
+
+async def test_uptime_over_a_period_comes_from_the_stored_transitions(
+    tmp_path: Path, topic_prefix: str, mosquitto: PrivateMosquitto
+) -> None:
+    async with commune_running(tmp_path, topic_prefix, mosquitto, receivers=2) as commune:
+        start = datetime.now(UTC)
+        first, second = commune.ids
+        await asyncio.sleep(1.0)
+        commune.fleet[second].kill()
+        await commune.until("offline", lambda: commune.state(second) == "offline", 10)
+        await asyncio.sleep(1.0)
+        await commune.ingest.flush(everything=True)
+        end = datetime.now(UTC)
+        found = {u.receiver_id: u for u in await uptimes(commune.config, [], None, start, end)}
+    assert found[first].fraction == pytest.approx(1.0)
+    assert 0.2 < found[second].fraction < 0.8
+    assert found[second].changes == 1
