@@ -12,8 +12,12 @@ translated at the adapter that calls the library (`raise ... from exc`).
     │   ├── BrokerPortInUse       the embedded broker's port is taken
     │   ├── BrokerStartError      mosquitto started but did not come up
     │   └── BrokerUnreachable     no connection to the broker within the startup timeout
-    └── ProtocolError        a message on the wire is not what the protocol says
-        └── DecodeError           bytes that cannot be decoded into a message
+    ├── ProtocolError        a message on the wire is not what the protocol says
+    │   └── DecodeError           bytes that cannot be decoded into a message
+    └── (defined where they are raised)
+        ├── devices.registry.RegistryError      a registry import that cannot be done
+        │   └── RegistryFileError                a registry file with problems, by line
+        └── simulators.mqtt.MqttError           the simulator's own MQTT client (a BrokerError)
 
 The command line prints `str(error)` on one line and exits with `exit_code`
 (2 for every error a person can fix); a traceback only with `--debug`.
