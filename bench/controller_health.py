@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from devices.protocol import Topics
 from tests.support.controller import LOA, write_config
 from tests.support.mosquitto import free_port
 
@@ -69,6 +70,7 @@ def main() -> None:
     window = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(20_000, hard), hard))
+    topics = Topics("bench")
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         config = write_config(
@@ -104,7 +106,7 @@ def main() -> None:
             ramp = time.monotonic() - started
             baseline = subprocess.Popen(
                 ["mosquitto_sub", "-p", str(port), "-q", "1",
-                 "-t", "bench/v1/rx/+/heartbeat", "-t", "bench/v1/rx/+/status"],
+                 "-t", topics.every_receiver("heartbeat"), "-t", topics.every_receiver("status")],
                 stdout=subprocess.DEVNULL,
             )  # fmt: skip
             time.sleep(2)

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from controller.broker import settings_from_config
 from controller.broker.embedded import QUICK_EXIT
 from controller.config.model import BrokerConfig
+from devices.protocol import Topics
 from tests.support.controller import PresenceWatcher, ServeProcess, write_config
 from tests.support.mosquitto import PrivateMosquitto, free_port
 
@@ -63,7 +64,7 @@ def controller_rounds(tmp: Path) -> list[float]:
         tmp / "serve", topic_prefix="bench", broker={"port": port}, logging={"level": "INFO"}
     )
     data_dir = config.parent / "data"
-    topic = "bench/v1/controller/status"
+    topic = Topics("bench").controller_status
     serve = ServeProcess(config)
     times: list[float] = []
     try:

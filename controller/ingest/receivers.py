@@ -123,7 +123,7 @@ class ReceiverIngest:
     async def message(self, message: Incoming) -> None:
         parsed = self._topics.parse_receiver(message.topic)
         if parsed is None:
-            if message.topic.startswith(f"{self._topics.root}/rx/"):
+            if self._topics.is_receiver_topic(message.topic):
                 self._reject("unknown_topic", message.topic, "a topic outside protocol v1")
             return
         receiver_id, channel = parsed

@@ -75,6 +75,10 @@ class Topics:
             raise ValueError(f"unknown receiver channel {channel!r}")
         return f"{self.root}/rx/+/{channel}"
 
+    def is_receiver_topic(self, topic: str) -> bool:
+        """Whether `topic` lies in the receivers' part of the tree (`<root>/rx/...`)."""
+        return topic.startswith(f"{self.root}/rx/")
+
     def parse_receiver(self, topic: str) -> tuple[str, ReceiverChannel] | None:
         """`(receiver id, channel)` for a receiver topic of this tree, else None."""
         head = f"{self.root}/rx/"
