@@ -16,7 +16,14 @@ from sqlalchemy import delete, insert, select
 
 from controller.store.schema import receiver_health, receiver_transitions
 from controller.store.store import Store
-from devices.health import HEALTH_STATES, LINK_STATES, HealthState, LinkState, Transition
+from devices.health import (
+    HEALTH_STATES,
+    LINK_STATES,
+    NEVER_HEARD,
+    HealthState,
+    LinkState,
+    Transition,
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ async def load_health(store: Store) -> dict[str, HealthRow]:
     """Every receiver's stored health, by receiver id."""
     async with store.read() as session:
         rows = (await session.execute(select(receiver_health))).all()
-    return {row.receiver_id: _row(row) for row in rows}
+    return {row.receiver_id: health_row(row) for row in rows}
 
 
 async def save_health(
@@ -119,18 +126,26 @@ async def transitions_between(
     state: LinkState = "offline"
     if before is not None:
         last = before.to_state if before.to_state != "flapping" else before.from_state
-        state = _link(last)
+        state = link_state(last)
     return state, [
-        Transition(r.receiver_id, r.at, _state(r.from_state), _state(r.to_state), r.cause, r.epoch)
+        Transition(
+            r.receiver_id,
+            r.at,
+            health_state(r.from_state),
+            health_state(r.to_state),
+            r.cause,
+            r.epoch,
+        )
         for r in rows
     ]
 
 
-def _row(row: Any) -> HealthRow:
+def health_row(row: Any) -> HealthRow:
+    """A `HealthRow` from a database row holding the `receiver_health` columns."""
     return HealthRow(
         receiver_id=row.receiver_id,
-        state=_state(row.state),
-        link_state=_link(row.link_state),
+        state=health_state(row.state),
+        link_state=link_state(row.link_state),
         since=row.since,
         cause=row.cause,
         epoch=row.epoch,
@@ -143,15 +158,28 @@ def _row(row: Any) -> HealthRow:
     )
 
 
-def _state(value: str) -> HealthState:
-    for state in HEALTH_STATES:
-        if value == state:
-            return state
-    return "offline"  # a row written by a newer Loa: show the receiver as not known to be up
+def never_heard(receiver_id: str, since: datetime) -> HealthRow:
+    """The health of a registered receiver that has not spoken yet."""
+    return HealthRow(
+        receiver_id=receiver_id,
+        state="offline",
+        link_state="offline",
+        since=since,
+        cause=NEVER_HEARD,
+        epoch=None,
+        last_heard=None,
+        heartbeat_s=None,
+        firmware=None,
+        capabilities=(),
+        telemetry=None,
+        telemetry_at=None,
+    )
 
 
-def _link(value: str) -> LinkState:
-    for state in LINK_STATES:
-        if value == state:
-            return state
-    return "offline"
+def health_state(value: str) -> HealthState:
+    """A stored state; one written by a newer Loa shows as offline: not known to be up."""
+    return next((state for state in HEALTH_STATES if state == value), "offline")
+
+
+def link_state(value: str) -> LinkState:
+    return next((state for state in LINK_STATES if state == value), "offline")

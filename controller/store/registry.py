@@ -21,11 +21,10 @@ from typing import Any, Final, Literal
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controller.store.health import HealthRow
+from controller.store.health import HealthRow, health_state
 from controller.store.registry_rows import (
     RECEIVER_FIELDS,
     health_from_row,
-    health_state,
     insert_memberships,
     insert_receivers,
     load_groups,

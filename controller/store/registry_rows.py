@@ -16,10 +16,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controller.store.health import HealthRow
+from controller.store.health import HealthRow, health_row, never_heard
 from controller.store.schema import groups as groups_table
 from controller.store.schema import receiver_groups, receivers
-from devices.health import HEALTH_STATES, LINK_STATES, NEVER_HEARD, HealthState, LinkState
 from devices.registry import Group, Receiver
 
 #: The fields of `Receiver` that live in the `receivers` table (not the id, not groups).
@@ -91,40 +90,5 @@ def receiver_values(receiver: Receiver) -> dict[str, Any]:
 def health_from_row(receiver_id: str, registered_at: datetime, row: Row[Any]) -> HealthRow:
     """The health in a row of receivers outer-joined with `receiver_health`."""
     if row.state is None:
-        return HealthRow(
-            receiver_id=receiver_id,
-            state="offline",
-            link_state="offline",
-            since=registered_at,
-            cause=NEVER_HEARD,
-            epoch=None,
-            last_heard=None,
-            heartbeat_s=None,
-            firmware=None,
-            capabilities=(),
-            telemetry=None,
-            telemetry_at=None,
-        )
-    return HealthRow(
-        receiver_id=receiver_id,
-        state=health_state(row.state),
-        link_state=_link_state(row.link_state),
-        since=row.since,
-        cause=row.cause,
-        epoch=row.epoch,
-        last_heard=row.last_heard,
-        heartbeat_s=row.heartbeat_s,
-        firmware=row.firmware,
-        capabilities=tuple(row.capabilities or ()),
-        telemetry=row.telemetry,
-        telemetry_at=row.telemetry_at,
-    )
-
-
-def health_state(value: str) -> HealthState:
-    """A stored state; one written by a newer Loa shows as offline: not known to be up."""
-    return next((state for state in HEALTH_STATES if state == value), "offline")
-
-
-def _link_state(value: str) -> LinkState:
-    return next((state for state in LINK_STATES if state == value), "offline")
+        return never_heard(receiver_id, registered_at)
+    return health_row(row)

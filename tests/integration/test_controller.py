@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ from controller.app import Controller
 from controller.config import Config, load_config
 from controller.store import Store, list_events
 from loa.errors import BrokerUnreachable
-from tests.support.controller import PresenceWatcher, write_config
+from tests.support.controller import PresenceWatcher, controller_running, write_config
 from tests.support.mosquitto import PrivateMosquitto
 
 pytestmark = pytest.mark.broker
@@ -25,23 +23,6 @@ def external(tmp_path: Path, prefix: str, broker: dict[str, Any]) -> Config:
     return load_config(
         write_config(tmp_path, topic_prefix=prefix, broker=settings | broker), environ={}
     )
-
-
-@asynccontextmanager
-async def running(config: Config) -> AsyncIterator[Controller]:
-    controller = Controller(config)
-    task = asyncio.create_task(controller.run())
-    ready = asyncio.create_task(controller.ready.wait())
-    try:
-        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()  # raises what made it stop
-        assert controller.ready.is_set(), "the controller did not connect within 15 s"
-        yield controller
-    finally:
-        ready.cancel()
-        controller.stop()
-        await asyncio.wait_for(task, 5)
 
 
 async def see_online(broker: PrivateMosquitto, topic: str) -> None:
@@ -69,7 +50,7 @@ async def test_it_connects_with_a_username_and_password(
             "password": mosquitto_auth.password,
         },
     )
-    async with running(config) as controller:
+    async with controller_running(config) as controller:
         await see_online(mosquitto_auth, controller.topics.controller_status)
 
 
@@ -106,7 +87,7 @@ async def test_it_connects_over_tls_verifying_the_broker_against_the_ca(
             "tls": {"enabled": True, "ca_file": str(mosquitto_tls.ca_file)},
         },
     )
-    async with running(config) as controller:
+    async with controller_running(config) as controller:
         await see_online(mosquitto_tls, controller.topics.controller_status)
 
 
@@ -135,9 +116,9 @@ async def test_a_late_will_is_repaired(
 ) -> None:
     config = external(tmp_path, topic_prefix, {"port": mosquitto.port})
     # A first run leaves epoch 1 behind, so the second run's epoch is 2.
-    async with running(config):
+    async with controller_running(config):
         pass
-    async with running(config) as controller:
+    async with controller_running(config) as controller:
         topic = controller.topics.controller_status
         watcher = PresenceWatcher(mosquitto.host, mosquitto.port, topic)
         with await asyncio.to_thread(watcher.start):
@@ -172,7 +153,7 @@ async def test_start_connections_and_stop_are_recorded_in_the_store(
     tmp_path: Path, topic_prefix: str, mosquitto: PrivateMosquitto
 ) -> None:
     config = external(tmp_path, topic_prefix, {"port": mosquitto.port})
-    async with running(config):
+    async with controller_running(config):
         pass
     async with await Store.open(config.store.url) as store:
         kinds = [event.kind for event in reversed(await list_events(store))]

@@ -33,7 +33,7 @@ from simulators.commune import GeneratedCommune, generate_commune
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
 from simulators.fleet import Fleet
 from simulators.receiver import SimReceiver
-from tests.support.controller import write_config
+from tests.support.controller import controller_running, write_config
 from tests.support.mosquitto import PrivateMosquitto
 from tests.support.paho_client import PahoClient
 
@@ -106,23 +106,6 @@ def commune_config(tmp_path: Path, prefix: str, port: int, **health: Any) -> Con
         ),
         environ={},
     )
-
-
-@asynccontextmanager
-async def controller_running(config: Config) -> AsyncIterator[Controller]:
-    controller = Controller(config)
-    task = asyncio.create_task(controller.run())
-    ready = asyncio.create_task(controller.ready.wait())
-    try:
-        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-        assert controller.ready.is_set(), "the controller did not connect"
-        yield controller
-    finally:
-        ready.cancel()
-        controller.stop()
-        await asyncio.wait_for(task, 10)
 
 
 @asynccontextmanager

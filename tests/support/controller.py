@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from controller.app import Controller
+from controller.config import Config
 from tests.support.paho_client import PahoClient
 
 LOA = str(Path(sys.executable).parent / "loa")
@@ -138,3 +143,21 @@ class PresenceWatcher(PahoClient):
 
         self.wait_for(matches, timeout, f"no presence with {expected} (saw {self.presences()})")
         return found[0]
+
+
+@asynccontextmanager
+async def controller_running(config: Config) -> AsyncIterator[Controller]:
+    """A controller in this event loop, connected and announced; stopped on the way out."""
+    controller = Controller(config)
+    task = asyncio.create_task(controller.run())
+    ready = asyncio.create_task(controller.ready.wait())
+    try:
+        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # raises what made it stop
+        assert controller.ready.is_set(), "the controller did not connect within 15 s"
+        yield controller
+    finally:
+        ready.cancel()
+        controller.stop()
+        await asyncio.wait_for(task, 10)
