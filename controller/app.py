@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
 
 from controller.broker import EmbeddedBroker
 from controller.config.model import Config
@@ -138,22 +137,31 @@ class Controller:
         )
 
 
-async def serve(config: Config, *, on_ready: Callable[[Controller], None] | None = None) -> None:
-    """Run a controller until SIGINT/SIGTERM; raise `LoaError` for problems a person can fix."""
+async def serve(config: Config) -> None:
+    """Run a controller until SIGINT/SIGTERM; raise `LoaError` for problems a person can fix.
+
+    Each step of the shutdown is bounded on its own; as a last guard, whatever is
+    still running `SHUTDOWN_SECONDS` after the signal is cancelled.
+    """
     controller = Controller(config)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _on_signal, controller, signum)
+    runner = asyncio.create_task(controller.run(), name="controller")
+    stopping = asyncio.create_task(controller.stopping.wait(), name="stop-signal")
     try:
-        runner = asyncio.create_task(controller.run(), name="controller")
-        if on_ready is not None:
-            ready = asyncio.create_task(controller.ready.wait())
-            await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
-            if controller.ready.is_set():
-                on_ready(controller)
-            ready.cancel()
-        await runner
+        await asyncio.wait({runner, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            await asyncio.wait({runner}, timeout=SHUTDOWN_SECONDS)
+        if not runner.done():
+            log.warning("shutdown took over %g s; cancelling what is left", SHUTDOWN_SECONDS)
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+            return
+        runner.result()  # raises what ended it
     finally:
+        stopping.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 
