@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
+from typing import Any
 
 from controller.broker import EmbeddedBroker
 from controller.config.model import Config
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 3.0
 _GOODBYE_SECONDS = 0.7  # then the link's clean disconnect, at most DISCONNECT_SECONDS
 _BROKER_STOP_SECONDS = 1.0
+_CANCEL_SECONDS = 1.0
 
 
 class Controller:
@@ -102,10 +105,7 @@ class Controller:
                     await presence.goodbye(link, _GOODBYE_SECONDS)
                 except BrokerUnreachable as exc:
                     unreachable = exc  # raised below, not wrapped in the TaskGroup's group
-                link_task.cancel()
-                health_task.cancel()
-                if supervisor is not None:
-                    supervisor.cancel()
+                await cancel_all([link_task, health_task, supervisor], _CANCEL_SECONDS)
         finally:
             if broker is not None:
                 await broker.stop(_BROKER_STOP_SECONDS)
@@ -164,6 +164,26 @@ async def serve(config: Config) -> None:
         stopping.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+async def cancel_all(tasks: Sequence[asyncio.Task[Any] | None], timeout: float) -> None:
+    """Cancel `tasks` and wait until they are done, cancelling again if one ignores it.
+
+    Python 3.11's `asyncio.wait_for` (inside aiomqtt's subscribe and publish) can swallow
+    a cancellation that arrives just as the awaited reply does; the task then carries on
+    as if nothing happened. Cancelling again until it ends makes shutdown dependable.
+    """
+    pending = {task for task in tasks if task is not None and not task.done()}
+    deadline = asyncio.get_running_loop().time() + timeout
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            names = ", ".join(task.get_name() for task in pending)
+            log.warning("tasks still running after %g s of cancelling: %s", timeout, names)
+            return
+        _, pending = await asyncio.wait(pending, timeout=min(0.1, left))
 
 
 def _on_signal(controller: Controller, signum: int) -> None:

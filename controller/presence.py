@@ -19,6 +19,7 @@ from datetime import datetime
 
 from controller.mqtt.link import Incoming, MqttLink, Outgoing
 from controller.store import Store, next_epoch, record_event
+from controller.store.shield import complete
 from devices.protocol import ControllerPresence, Topics
 from loa import __version__
 from loa.clock import Clock
@@ -72,7 +73,7 @@ class PresenceService:
         """A new epoch for the coming connection; failed attempts do not use one up."""
         now = self._clock.now()
         if self._current is None or self._epoch_used:
-            epoch = await next_epoch(self._store, self._controller_id, now)
+            epoch = await complete(next_epoch(self._store, self._controller_id, now))
             self._epoch_used = False
         else:
             epoch = self._current.epoch
@@ -142,7 +143,7 @@ class PresenceService:
         return True
 
     async def _record(self, kind: str, detail: dict[str, object]) -> None:
-        await record_event(self._store, self._controller_id, kind, detail, self._now())
+        await complete(record_event(self._store, self._controller_id, kind, detail, self._now()))
 
     def _now(self) -> datetime:
         return self._clock.now()

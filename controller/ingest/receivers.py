@@ -30,6 +30,7 @@ from controller.store import Store
 from controller.store.health import HealthRow, load_health, save_health
 from controller.store.registry import record_unregistered
 from controller.store.schema import receivers
+from controller.store.shield import complete
 from devices.health import HealthPolicy, ReceiverHealth, Transition
 from devices.protocol import (
     Heartbeat,
@@ -187,7 +188,7 @@ class ReceiverIngest:
         rows = [_row(self._machines[i], now) for i in ids if i in self._machines]
         transitions = list(self._pending)
         try:
-            await save_health(self._store, rows, transitions, now)
+            await complete(save_health(self._store, rows, transitions, now))
         except LoaError as exc:
             log.error("cannot write receivers' health (will retry): %s", exc)
             del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
@@ -255,13 +256,15 @@ class ReceiverIngest:
             receiver_id,
         )
         try:
-            await record_unregistered(
-                self._store,
-                receiver_id,
-                at=now,
-                epoch=birth.epoch if birth else None,
-                firmware=birth.firmware if birth else None,
-                topic=topic,
+            await complete(
+                record_unregistered(
+                    self._store,
+                    receiver_id,
+                    at=now,
+                    epoch=birth.epoch if birth else None,
+                    firmware=birth.firmware if birth else None,
+                    topic=topic,
+                )
             )
         except LoaError as exc:
             log.error("cannot record unregistered receiver %s: %s", receiver_id, exc)
