@@ -32,6 +32,7 @@ from typing import Literal
 
 from devices.protocol import ControllerPresence, Heartbeat, ReceiverBirth, ReceiverOffline
 from devices.protocol.receiver import OfflineReason
+from loa.backoff import Backoff
 from loa.clock import Clock, SystemClock
 from loa.errors import DecodeError
 from simulators.config import ReceiverSpec, SimSettings
@@ -109,7 +110,7 @@ class SimReceiver:
         rng = rng or random.Random(spec.id)  # noqa: S311 - simulation, not cryptography
         noise = noise or random.Random(rng.getrandbits(64))  # noqa: S311
         self.telemetry = Telemetry(rng, noise)
-        self._jitter = noise
+        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max, noise)
         self._epochs = epochs or EpochStore()
         self._clock = clock or SystemClock()
         topics = settings.topics
@@ -130,7 +131,6 @@ class SimReceiver:
         self._rebooting = False
         self._announce = False
         self._link_down = False
-        self._attempt = 0
 
     @property
     def id(self) -> str:
@@ -249,7 +249,7 @@ class SimReceiver:
                 connected = True
                 self.counters.connections += 1
                 self.counters.reconnects += lost
-                self._attempt = 0
+                self._backoff.reset()
                 ending = await self._session(client, epoch)
             except MqttError as exc:
                 log.info("%s (epoch %d): %s", self.id, epoch, exc)
@@ -391,8 +391,5 @@ class SimReceiver:
             await asyncio.sleep(self.settings.reboot_delay)
 
     def _next_delay(self) -> float:
-        """Jittered exponential back-off: a random wait in [d/2, d], d doubling to the cap."""
-        s = self.settings
-        ceiling = min(s.backoff_max, s.backoff_initial * 2.0 ** min(self._attempt, 60))
-        self._attempt += 1
-        return self._jitter.uniform(ceiling / 2, ceiling)
+        """Jittered exponential back-off (`loa.backoff`), shared with the controller's link."""
+        return self._backoff.next_delay()

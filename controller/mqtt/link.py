@@ -23,7 +23,7 @@ from typing import Protocol
 import aiomqtt
 
 from controller.config.model import BrokerConfig
-from controller.mqtt.backoff import Backoff
+from loa.backoff import Backoff
 from loa.errors import BrokerError
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.mqtt.backoff import Backoff
+from loa.backoff import Backoff
 
 
 @given(

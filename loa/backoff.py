@@ -3,7 +3,8 @@
 Attempt n (from 0) waits a random time in [d/2, d] where
 d = min(max_delay, initial_delay * 2**n): the wait grows quickly towards the
 cap, and the jitter spreads a fleet of reconnecting clients over time instead
-of letting them hit a restarted broker in one wave.
+of letting them hit a restarted broker in one wave. The controller's MQTT link and
+every simulated receiver use it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Backoff:
     initial_delay: float
     max_delay: float
