@@ -53,6 +53,7 @@ class Controller:
         self.topics = Topics(config.topic_prefix)
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self.finished = asyncio.Event()
         self.presence: PresenceService | None = None
         self.ingest: ReceiverIngest | None = None
 
@@ -75,6 +76,7 @@ class Controller:
                 await record_event(store, controller_id, "stop", None, self.clock.now())
             await store.close()
             log.info("Loa stopped")
+            self.finished.set()
 
     async def _run_with_store(self, store: Store, controller_id: str) -> None:
         config = self.config

@@ -86,7 +86,7 @@ class ReceiverIngest:
         self._last_telemetry_flush = 0.0
         self._last_refresh = 0.0
         self._unregistered: dict[str, float] = {}
-        self._connections = 0
+        self.connections = 0
         self._warn = RateLimitedLog(log)
         self.counters = IngestCounters()
 
@@ -110,8 +110,8 @@ class ReceiverIngest:
         return None
 
     async def connected(self, link: MqttLink) -> None:
-        self._connections += 1
-        if self._connections > 1:
+        self.connections += 1
+        if self.connections > 1:
             now = self._clock.now()
             for machine in self._machines.values():
                 self._record(machine, machine.unverify(now, "broker connection restored"))

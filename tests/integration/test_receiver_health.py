@@ -73,6 +73,17 @@ class Commune:
             await asyncio.sleep(0.05)
         return time.monotonic() - started
 
+    async def heartbeats_applied(self, receiver_id: str, count: int, timeout: float = 10) -> None:
+        """Wait until `count` more heartbeats of `receiver_id` have been applied."""
+        health = self.ingest.health(receiver_id)
+        assert health is not None
+        start = health.last_seq or 0
+        await self.until(
+            f"{count} more heartbeats of {receiver_id}",
+            lambda: (health.last_seq or 0) >= start + count,
+            timeout,
+        )
+
     async def all_online(self, timeout: float = 15) -> None:
         await self.until(
             "every receiver online",
@@ -206,7 +217,7 @@ async def test_a_late_will_of_an_older_epoch_leaves_a_reconnected_receiver_onlin
                 "the old epoch's will",
             )
         await commune.until("online again", lambda: commune.state(victim) == "online", 5)
-        await asyncio.sleep(2 * HEARTBEAT_S)
+        await commune.heartbeats_applied(victim, 2)
         health = commune.ingest.health(victim)
         assert health is not None
         assert health.state == "online"
@@ -223,7 +234,9 @@ async def test_a_broker_restart_makes_everyone_unverified_then_online(
         # A crash: no time for the broker to publish anyone's will.
         mosquitto.kill()
         mosquitto.start()
-        await asyncio.sleep(0.5)
+        await commune.until(
+            "the controller reconnected", lambda: commune.ingest.connections >= 2, 20
+        )
         await commune.all_online(timeout=20)
         await commune.ingest.flush(everything=True)
         async with await Store.open(commune.config.store.url) as store:
@@ -244,7 +257,7 @@ async def test_a_controller_restart_makes_everyone_unverified_until_they_announc
         # The fleet keeps running while the controller stops and starts again.
         fleet_task_started = datetime.now(UTC)
         commune.controller.stop()
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(commune.controller.finished.wait(), 10)
         async with controller_running(pass_config) as second:
             again = Commune(pass_config, commune.commune, fleet, second)
             await again.all_online(timeout=10)
@@ -355,7 +368,7 @@ async def test_garbage_on_the_topics_is_counted_and_changes_no_receiver(
             5,
         )  # fmt: skip
         assert sum(rejected.values()) == 5, dict(rejected)
-        await asyncio.sleep(2 * HEARTBEAT_S)
+        await commune.heartbeats_applied(second, 2)
         assert (commune.state(first), commune.state(second)) == ("online", "online")
 
 
