@@ -181,3 +181,32 @@ unregistered_receivers = Table(
     Column("messages", Integer, nullable=False, server_default="0"),
     Column("last_topic", String(300), nullable=True),
 )
+
+#: Prepared audio in the content store (`audio.content_store`), one row per content:
+#: what it is, where it came from, its format and loudness, and who added it when.
+audio_contents = Table(
+    "audio_contents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source_name", Text, nullable=False),
+    Column("source_text", Text, nullable=True),
+    Column("codec", String(16), nullable=False),
+    Column("mime_type", String(64), nullable=False),
+    Column("extension", String(16), nullable=False),
+    Column("bitrate_kbps", Integer, nullable=False),
+    Column("sample_rate", Integer, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("chunk_size", Integer, nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("loudness_before_lufs", Float, nullable=False),
+    Column("true_peak_before_dbtp", Float, nullable=False),
+    Column("loudness_after_lufs", Float, nullable=False),
+    Column("true_peak_after_dbtp", Float, nullable=False),
+    Column("loudness_range_lu", Float, nullable=False),
+    Column("added_by", String(200), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False, index=True),
+)
