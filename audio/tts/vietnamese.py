@@ -9,7 +9,13 @@ Conventions a reader of this module should know:
 
 - numbers use the Vietnamese separators: "." groups thousands (`1.500.000`) and
   "," marks decimals (`2,5` -> "hai phẩy năm"); `2.5` is not a decimal;
-- a digit run with a leading zero (`0912345678`, a phone number) is read digit by digit;
+- a digit run with a leading zero (`0912345678`, a phone number) is read digit by digit,
+  also when written in groups (`0912.345.678`, `0912 345 678`, `024-3825-1234`: 10 or
+  11 digits in all), with a pause (",") between the groups;
+- a dash between numbers is a range (`7h-9h`, `2-3 ngày`: "đến"), and a dash right
+  before a number that follows no word is a minus (`-5 độ`: "âm năm độ");
+- `12/2026` (month and year) is read "tháng mười hai năm ...", and an ISO date
+  (`2026-11-15`) as a date;
 - "tháng 4" is read "tháng tư", as Vietnamese say it;
 - only the units and abbreviations in `_UNITS` and `_ABBREVIATIONS` are expanded
   (units only right after a number), plus "%" after a number, "°C", "°" and "&";
@@ -44,6 +50,9 @@ _UNITS: dict[str, str] = {
     "kg": "ki lô gam",
     "mm": "mi li mét",  # rainfall
     "ha": "héc ta",
+    "VNĐ": "đồng",
+    "VND": "đồng",
+    "đ": "đồng",  # 50.000đ
 }
 
 #: Abbreviations of bulletins, matched as whole words (case-sensitive).
@@ -63,6 +72,12 @@ _KEPT_PUNCTUATION = frozenset(".,!?…;:()\"'-\u2013\u2014«»\u201c\u201d\u2018
 _TIME_COLON = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _TIME_H = re.compile(r"\b(\d{1,2})[hH](\d{2})?\b")
 _DATE = re.compile(r"(?:\bngày\s+)?\b(\d{1,2})/(\d{1,2})(?:/(\d{4}))?\b", re.IGNORECASE)
+_MONTH_YEAR = re.compile(r"(?:\btháng\s+)?(?<![\d/])(\d{1,2})/(\d{4})\b", re.IGNORECASE)
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_PHONE = re.compile(r"(?<![\d.,])0\d{2,4}(?:[ .-]\d{2,4}){1,3}(?![\d]|[.,]\d)")
+_PHONE_DIGITS = (10, 11)
+_RANGE = re.compile(r"(?:(?<=\d)|(?<=\d[hH]))\s*[-\u2013]\s*(?=\d)")
+_MINUS = re.compile(r"(?<![\w.,])-(?=\d)")
 _APRIL = re.compile(r"(?<![^\W\d_])(tháng\s+)0?4(?!\d)", re.IGNORECASE)
 _LONGEST_READ = 15  # digits; longer runs (ids, account numbers) are read digit by digit
 _NUMBER = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?")
@@ -92,6 +107,25 @@ def _date(match: re.Match[str]) -> str:
         return match[0]
     spoken = f" ngày {read_number(day)} tháng {_month(month)}"
     return spoken + (f" năm {read_number(int(year))} " if year else " ")
+
+
+def _month_year(match: re.Match[str]) -> str:
+    month = int(match[1])
+    if not 1 <= month <= 12:
+        return match[0]
+    return f" tháng {_month(month)} năm {read_number(int(match[2]))} "
+
+
+def _iso_date(match: re.Match[str]) -> str:
+    year, month, day = match[1], match[2], match[3]
+    return f"{int(day)}/{int(month)}/{year}"
+
+
+def _phone(match: re.Match[str]) -> str:
+    groups = re.split(r"[ .-]", match[0])
+    if sum(map(len, groups)) not in _PHONE_DIGITS:
+        return match[0]
+    return " " + ", ".join(read_digits(group) for group in groups) + " "
 
 
 def _integer(digits: str) -> str:
@@ -130,8 +164,13 @@ def normalise(text: str) -> str:
     out = re.sub(r"\s*°\s*C\b", " độ C ", out)
     out = out.replace("°", " độ ").replace("&", " và ")
     out = _UNIT.sub(lambda m: f" {_UNITS[m[1]]} ", out)
+    out = _ISO_DATE.sub(_iso_date, out)
+    out = _PHONE.sub(_phone, out)
+    out = _RANGE.sub(" đến ", out)
+    out = _MINUS.sub("âm ", out)
     out = _TIME_COLON.sub(lambda m: _time(m[1], m[2]) or m[0], out)
     out = _TIME_H.sub(lambda m: _time(m[1], m[2]) or m[0], out)
+    out = _MONTH_YEAR.sub(_month_year, out)
     out = _DATE.sub(_date, out)
     out = _APRIL.sub(r"\1tư", out)
     out = _NUMBER.sub(_number, out)
