@@ -4,9 +4,11 @@
     └── AudioError              ffmpeg is missing or failed, or a file is not usable audio
         ├── FfmpegNotFound          neither a system ffmpeg nor the imageio-ffmpeg one exists
         ├── FfmpegFailed            ffmpeg or ffprobe ran past its timeout or could not start
+        ├── PrepareFailed           ffmpeg failed while converting a file that probed as good
         └── NotAudioError           a file is missing, empty, not audio, silent-length or corrupt
             ├── AudioTooLong            longer than the caller's limit (4 hours by default)
-            └── CodecUnavailable        audio this ffmpeg cannot decode (e.g. AMR without a decoder)
+            ├── CodecUnavailable        audio this ffmpeg cannot decode (e.g. AMR without a decoder)
+            └── SilentAudio             only silence (or under 0.4 s of sound): nothing to play
 
 Every message names the file and says in plain words what is wrong and what to do.
 """
@@ -54,6 +56,20 @@ class AudioTooLong(NotAudioError):
 
 class CodecUnavailable(NotAudioError):
     """The file is audio, but this ffmpeg has no decoder for its codec."""
+
+
+class SilentAudio(NotAudioError):
+    """The audio holds only silence (or is too short to measure): there is nothing to broadcast."""
+
+
+class PrepareFailed(AudioError):
+    """ffmpeg failed during `step` on `path`; `detail` is the last thing ffmpeg said."""
+
+    def __init__(self, path: Path, step: str, detail: str) -> None:
+        self.path = path
+        self.step = step
+        self.detail = detail
+        super().__init__(f"{path}: {step} failed ({detail})")
 
 
 def _hms(seconds: float) -> str:

@@ -98,3 +98,45 @@ def bundled_ffmpeg() -> Path | None:
     """The imageio-ffmpeg binary, when that wheel is installed."""
     tools = find_tools(search_path="", allow_bundled=True)
     return tools.ffmpeg if tools.bundled else None
+
+
+# Fixtures for the preparation tests (audio/prepare.py and its helpers).
+
+VIETNAMESE_BULLETIN = (
+    "Xin chào bà con. Đây là bản tin sáng của xã Hòa Bình, ngày hai mươi lăm tháng mười một. "
+    "Hôm nay trời nắng, nhiệt độ từ hai mươi đến hai mươi tám độ. Bà con chú ý phòng chống "
+    "dịch bệnh cho gia súc, gia cầm."
+)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 12 s of Vietnamese read by espeak-ng (22.05 kHz mono; it peaks at 0 dBFS)."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        pytest.skip("these tests need espeak-ng (apt-get install espeak-ng)")
+    out = tmp_path_factory.mktemp("speech") / "speech.wav"
+    subprocess.run(
+        [espeak, "-v", "vi", "-w", str(out), VIETNAMESE_BULLETIN],
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    return out
+
+
+def stream_info(ffprobe: Path, path: Path) -> dict[str, str]:
+    """The first audio stream's fields and the container's, as ffprobe prints them."""
+    import json  # noqa: PLC0415 (only these tests need it)
+
+    done = subprocess.run(
+        [str(ffprobe), "-v", "error", "-of", "json", "-show_format", "-show_streams", str(path)],
+        check=True,
+        timeout=30,
+        capture_output=True,
+        text=True,
+    )
+    data = json.loads(done.stdout)
+    audio = next(s for s in data["streams"] if s["codec_type"] == "audio")
+    fields = {f"format.{k}": str(v) for k, v in data["format"].items() if not isinstance(v, dict)}
+    return {**fields, **{k: str(v) for k, v in audio.items() if not isinstance(v, dict)}}
