@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the controller with its embedded broker, and a simulated commune of 30
-# receivers in 6 villages of Cao Bằng (docs/examples/registry.yaml) with live states.
+# `make demo`: the controller with its embedded broker, a simulated commune of 30
+# receivers in 6 villages of Cao Bằng (docs/examples/registry.yaml) with live states,
+# and a content store holding a Vietnamese bulletin read aloud and a music clip.
 # Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,16 @@ REGISTRY=${REGISTRY:-docs/examples/registry.yaml}
 $LOA config check --config "$CONFIG" >/dev/null
 $LOA db upgrade --config "$CONFIG"
 $LOA devices import "$REGISTRY" --config "$CONFIG"
+
+# The content store gets a bulletin read aloud in Vietnamese and a music clip, prepared
+# like an operator's uploads (a second run finds both already stored).
+$LOA audio tts --config "$CONFIG" --lang vi --by demo --title "Bản tin sáng" \
+    "Xã Trà Lĩnh thông báo: ngày 02/12 trạm y tế xã tiêm vắc-xin cho trẻ dưới 5 tuổi, \
+từ 07:30 đến 11:00. Đề nghị các gia đình đưa trẻ đến đúng giờ. Xin cảm ơn bà con."
+music=$(mktemp --suffix=.wav)
+.venv/bin/python scripts/demo_music.py "$music"
+$LOA audio prepare "$music" --config "$CONFIG" --lang vi --by demo --title "Nhạc hiệu đài xã"
+rm -f "$music"
 
 $LOA serve --config "$CONFIG" &
 serve=$!
@@ -34,6 +45,8 @@ In another terminal:
     $LOA devices list            # receivers, villages, live states
     $LOA devices show tl-na-vuong-1
     $LOA alerts                  # what needs a technician
+    $LOA audio list              # the prepared bulletins and music
+    $LOA audio play-to-wav ID out.wav
     $LOA status                  # the controller's presence
     mosquitto_sub -p 18830 -t 'loa/#' -v
 Type a fault here and press Enter (kill ID, half-open ID, reboot ID, speaker-fail ID,

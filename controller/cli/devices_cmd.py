@@ -8,9 +8,7 @@ instants (`2026-11-30T01:00:00.000Z`). A registry file with problems prints one
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -25,7 +23,8 @@ from controller.cli.devices_view import (
     unregistered_json,
 )
 from controller.cli.output import emit_json, emit_text
-from controller.config import Config, load_config
+from controller.cli.store_access import with_store
+from controller.config import load_config
 
 if TYPE_CHECKING:
     from controller.store import Store
@@ -103,7 +102,7 @@ def run_import(args: argparse.Namespace) -> int:
             at=SystemClock().now(),
         )
 
-    result = _with_store(config, work)
+    result = with_store(config, work)
     if args.json:
         emit_json(import_json(str(args.file), result))
     else:
@@ -130,7 +129,7 @@ def run_list(args: argparse.Namespace) -> int:
             waiting = await list_unregistered(store)
         return registered, waiting
 
-    registered, waiting = _with_store(config, work)
+    registered, waiting = with_store(config, work)
     if args.json:
         emit_json([row_json(row) for row in registered] + [unregistered_json(u) for u in waiting])
     else:
@@ -151,7 +150,7 @@ def run_show(args: argparse.Namespace) -> int:
             waiting = next((u for u in await list_unregistered(store) if u.id == args.id), None)
         return detail, waiting
 
-    detail, waiting = _with_store(config, work)
+    detail, waiting = with_store(config, work)
     if detail is None and waiting is None:
         raise RegistryError(
             f"no receiver {args.id!r} is registered or has been heard; `loa devices list` "
@@ -177,7 +176,7 @@ def run_adopt(args: argparse.Namespace) -> int:
             store, args.id, village_id=args.village, name=args.name, at=SystemClock().now()
         )
 
-    receiver = _with_store(config, work)
+    receiver = with_store(config, work)
     if args.json:
         emit_json(receiver_json(receiver))
     else:
@@ -186,22 +185,3 @@ def run_adopt(args: argparse.Namespace) -> int:
             "add it to the registry file too, so that the file stays the whole list"
         )
     return 0
-
-
-def _with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Run `work` on the configured store, whose schema must be up to date."""
-
-    async def run() -> T:
-        from controller.store import Store
-        from loa.errors import StoreError
-
-        async with await Store.open(config.store.url) as store:
-            current, head = await store.current_revision(), Store.head_revision()
-            if current != head:
-                raise StoreError(
-                    f"the store at {store.display_url} has schema {current or 'empty'} and this "
-                    f"Loa needs {head}; run `loa db upgrade` first"
-                )
-            return await work(store)
-
-    return asyncio.run(run())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from controller.cli import (
     alerts_cmd,
+    audio_cmd,
     config_cmd,
     db_cmd,
     devices_cmd,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve_cmd,
         status_cmd,
         sim_cmd,
+        audio_cmd,
     ):
         module.add_parser(commands, common)
     return parser

@@ -10,7 +10,8 @@ Rules, so that a typo never passes silently:
   text is parsed to the field's type and errors name the variable.
 
 Supported field types: bool, int, float, str, Path, Literal[...], a nested
-config dataclass, and `X | None` of these.
+config dataclass, `tuple[X, ...]` (a YAML list) and `dict[str, X]` (a YAML
+mapping) of the plain types, and `X | None` of these.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class BuildContext:
         return ConfigError(problem, source=self.source, key=key, line=self._line(key))
 
     def _line(self, key: str) -> int | None:
+        key = key.split("[", 1)[0]  # a list item's error points at its list's line
         while key:
             if key in self.lines:
                 return self.lines[key]
@@ -97,7 +99,7 @@ def _hints(cls: type[Any]) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _convert(value: Any, hint: Any, key: str, ctx: BuildContext) -> Any:
+def _convert(value: Any, hint: Any, key: str, ctx: BuildContext) -> Any:  # noqa: PLR0911 - one return per type
     optional, inner = _split_optional(hint)
     if value is None:
         if optional:
@@ -110,6 +112,10 @@ def _convert(value: Any, hint: Any, key: str, ctx: BuildContext) -> Any:
         if value in allowed and isinstance(value, str):
             return value
         raise ctx.error(key, f"{_show(value)} is not valid; expected {_describe(inner)}")
+    if typing.get_origin(inner) is tuple:
+        return _convert_list(value, inner, key, ctx)
+    if typing.get_origin(inner) is dict:
+        return _convert_mapping(value, inner, key, ctx)
     ok = (
         (inner is bool and isinstance(value, bool))
         or (inner is int and isinstance(value, int) and not isinstance(value, bool))
@@ -126,6 +132,25 @@ def _convert(value: Any, hint: Any, key: str, ctx: BuildContext) -> Any:
             raise ctx.error(key, "an empty path is not valid; expected a file or folder path")
         return Path(value).expanduser()
     return value
+
+
+def _convert_list(value: Any, hint: Any, key: str, ctx: BuildContext) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ctx.error(key, f"{_show(value)} is not valid; expected {_describe(hint)}")
+    item = typing.get_args(hint)[0]
+    return tuple(_convert(v, item, f"{key}[{i}]", ctx) for i, v in enumerate(value))
+
+
+def _convert_mapping(value: Any, hint: Any, key: str, ctx: BuildContext) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ctx.error(key, f"{_show(value)} is not valid; expected {_describe(hint)}")
+    item = typing.get_args(hint)[1]
+    converted: dict[str, Any] = {}
+    for name, v in value.items():
+        if not isinstance(name, str) or not name:
+            raise ctx.error(key, f"the key {name!r} is not valid; expected a text key")
+        converted[name] = _convert(v, item, f"{key}.{name}", ctx)
+    return converted
 
 
 def _from_env(env: str, text: str, hint: Any, key: str, ctx: BuildContext) -> Any:  # noqa: PLR0911 - one return per type
@@ -181,7 +206,17 @@ def _describe(hint: Any) -> str:
         return names[hint]
     if dataclasses.is_dataclass(hint):
         return "a mapping of keys"
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_plural(typing.get_args(hint)[0])}"
+    if typing.get_origin(hint) is dict:
+        return f"a mapping of names to {_plural(typing.get_args(hint)[1])}"
     return str(hint)  # pragma: no cover - every supported type is named above
+
+
+def _plural(hint: Any) -> str:
+    return {bool: "true/false values", int: "whole numbers", float: "numbers", str: "texts"}.get(
+        hint, "values"
+    )
 
 
 def _show(value: Any) -> str:

@@ -21,6 +21,8 @@ from typing import Any, Literal
 Check = Callable[[Any], str | None]
 
 BrokerMode = Literal["embedded", "external"]
+AudioCodec = Literal["mp3", "opus"]
+TtsEngineName = Literal["espeak-ng", "http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -148,6 +150,99 @@ class HealthConfig:
     storage_low_mb: int = setting(100, check=non_negative)
 
 
+def within(low: float, high: float, unit: str = "") -> Check:
+    """A check that a number lies from `low` to `high` inclusive."""
+    suffix = f" {unit}" if unit else ""
+
+    def check(value: float) -> str | None:
+        return None if low <= value <= high else f"a number from {low:g} to {high:g}{suffix}"
+
+    return check
+
+
+def tones_check(value: tuple[float, ...]) -> str | None:
+    good = 1 <= len(value) <= 8 and all(100 <= tone <= 4000 for tone in value)
+    return None if good else "a list of 1 to 8 tones, each from 100 to 4000 Hz"
+
+
+def language_check(value: str) -> str | None:
+    good = re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", value) is not None
+    return None if good else "a language code like 'vi', 'en' or 'hmn'"
+
+
+def voices_check(value: dict[str, str]) -> str | None:
+    for language, voice in value.items():
+        if language_check(language) is not None:
+            return f"language codes as keys ({language!r} is not one)"
+        if not voice.strip():
+            return f"a voice name for each language ({language!r} has none)"
+    return None
+
+
+def http_url_check(value: str) -> str | None:
+    good = re.match(r"https?://[^/\s]+", value) is not None
+    return None if good else "an http:// or https:// URL"
+
+
+@dataclass(frozen=True)
+class AudioFormatConfig:
+    """The one format receivers are sent: MP3 (every receiver plays it) or Opus."""
+
+    codec: AudioCodec = setting("mp3")
+    bitrate_kbps: int = setting(48, check=within(6, 320, "kbps"))
+    sample_rate: int = setting(24000, check=within(8000, 48000, "Hz"))
+
+
+@dataclass(frozen=True)
+class ChimeConfig:
+    """The attention chime played before and/or after a bulletin."""
+
+    before: bool = setting(False)
+    after: bool = setting(False)
+    tones_hz: tuple[float, ...] | None = setting(None, check=tones_check)
+    tone_s: float | None = setting(None, check=within(0.1, 2.0, "s"))
+    gap_s: float | None = setting(None, check=within(0.0, 5.0, "s"))
+
+
+@dataclass(frozen=True)
+class HttpTtsConfig:
+    """A text-to-speech service a commune has bought, reached over HTTP."""
+
+    url: str | None = setting(None, env="LOA_TTS_URL", secret=True, check=http_url_check)
+    authorization: str | None = setting(None, env="LOA_TTS_AUTHORIZATION", secret=True)
+    timeout: float = setting(30.0, check=positive)
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    """Text read aloud: the engine, its voices by language, the pause between sentences."""
+
+    engine: TtsEngineName = setting("espeak-ng")
+    espeak_binary: str = setting("espeak-ng")
+    speed_wpm: int = setting(150, check=within(80, 450, "words per minute"))
+    voices: dict[str, str] = setting(default_factory=lambda: {"vi": "vi"}, check=voices_check)
+    pause_s: float = setting(0.35, check=within(0.0, 3.0, "s"))
+    http: HttpTtsConfig = setting(default_factory=HttpTtsConfig)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """How uploaded recordings and typed text become broadcast-ready contents."""
+
+    target_lufs: float = setting(-16.0, check=within(-40.0, -5.0, "LUFS"))
+    true_peak_dbtp: float = setting(-1.0, check=within(-9.0, 0.0, "dBTP"))
+    trim_silence: bool = setting(True)
+    silence_threshold_db: float = setting(-50.0, check=within(-90.0, -20.0, "dBFS"))
+    silence_keep_s: float = setting(0.2, check=within(0.0, 2.0, "s"))
+    max_duration_s: float = setting(4 * 3600.0, check=within(1.0, 24 * 3600.0, "s"))
+    chunk_size: int = setting(32 * 1024, check=within(1024, 1024 * 1024, "bytes"))
+    default_language: str = setting("vi", check=language_check)
+    gc_grace_hours: float = setting(24.0, check=within(0.0, 24 * 365.0, "hours"))
+    format: AudioFormatConfig = setting(default_factory=AudioFormatConfig)
+    chime: ChimeConfig = setting(default_factory=ChimeConfig)
+    tts: TtsConfig = setting(default_factory=TtsConfig)
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     level: LogLevel = setting("INFO", env="LOA_LOG_LEVEL")
@@ -162,6 +257,7 @@ class Config:
     store: StoreConfig = setting(default_factory=StoreConfig)
     http: HttpConfig = setting(default_factory=HttpConfig)
     health: HealthConfig = setting(default_factory=HealthConfig)
+    audio: AudioConfig = setting(default_factory=AudioConfig)
     logging: LoggingConfig = setting(default_factory=LoggingConfig)
     #: Where this config came from (not a key in the file).
     source: Path | None = field(default=None, compare=False)
