@@ -22,11 +22,13 @@ dry run unless asked to delete.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from audio.content_store import ContentStore, StoredContent
 from audio.errors import AudioError
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 STAGING_GRACE_S = 3600.0
 """A staging file older than this belongs to a prepare that died, not one in progress."""
 TITLE_FROM_TEXT_CHARS = 60
+ChimePlacement = Literal["none", "before", "after", "both"]
+CHIME_PLACEMENTS: tuple[ChimePlacement, ...] = ("none", "before", "after", "both")
 MIN_PREFIX = 6
 """The shortest id prefix accepted in place of a whole content id."""
 
@@ -108,11 +112,20 @@ class AudioLibrary:
         return self._files
 
     async def add_file(
-        self, source: Path, *, title: str | None, language: str, added_by: str
+        self,
+        source: Path,
+        *,
+        title: str | None,
+        language: str,
+        added_by: str,
+        chime: ChimePlacement | None = None,
     ) -> Added:
-        """Prepare the recording at `source` and store it."""
+        """Prepare the recording at `source` and store it.
+
+        `chime` overrides the configured attention chime for this content.
+        """
         prepared = await asyncio.to_thread(
-            prepare, source, self._files.staging_dir(), self._settings, tools=self._tools
+            prepare, source, self._files.staging_dir(), self._with(chime), tools=self._tools
         )
         return await self._keep(
             prepared,
@@ -132,6 +145,7 @@ class AudioLibrary:
         language: str,
         added_by: str,
         voice: str | None = None,
+        chime: ChimePlacement | None = None,
     ) -> Added:
         """Read `text` aloud with the configured engine, prepare the speech and store it."""
         if self._tts is None:
@@ -149,7 +163,7 @@ class AudioLibrary:
         )
         try:
             prepared = await asyncio.to_thread(
-                prepare, speech.path, staging, self._settings, tools=self._tools
+                prepare, speech.path, staging, self._with(chime), tools=self._tools
             )
         finally:
             speech.path.unlink(missing_ok=True)
@@ -163,6 +177,16 @@ class AudioLibrary:
             source_text=text,
         )
         return Added(added.content, added.created, prepared, speech)
+
+    def _with(self, chime: ChimePlacement | None) -> PrepareSettings:
+        if chime is None:
+            return self._settings
+        placed = dataclasses.replace(
+            self._settings.chime,
+            before=chime in ("before", "both"),
+            after=chime in ("after", "both"),
+        )
+        return dataclasses.replace(self._settings, chime=placed)
 
     async def _keep(
         self,

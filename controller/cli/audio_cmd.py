@@ -81,6 +81,11 @@ def _add_metadata_options(parser: argparse.ArgumentParser) -> None:
         "--lang", metavar="L", help="its language code, e.g. vi (default: audio.default_language)"
     )
     parser.add_argument("--by", metavar="NAME", help="who adds it (default: your user name)")
+    parser.add_argument(
+        "--chime",
+        choices=("none", "before", "after", "both"),
+        help="the attention chime for this one (default: audio.chime in the config)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -92,7 +97,11 @@ def run_prepare(args: argparse.Namespace) -> int:
 
     async def work(library: AudioLibrary) -> Any:
         return await library.add_file(
-            args.file, title=args.title, language=language, added_by=_who(args.by)
+            args.file,
+            title=args.title,
+            language=language,
+            added_by=_who(args.by),
+            chime=args.chime,
         )
 
     added = _with_library(config, work)
@@ -112,7 +121,12 @@ def run_tts(args: argparse.Namespace) -> int:
 
     async def work(library: AudioLibrary) -> Any:
         return await library.add_text(
-            text, title=args.title, language=language, added_by=_who(args.by), voice=args.voice
+            text,
+            title=args.title,
+            language=language,
+            added_by=_who(args.by),
+            voice=args.voice,
+            chime=args.chime,
         )
 
     added = _with_library(config, work)

@@ -208,3 +208,34 @@ async def test_gc_is_a_dry_run_until_asked_and_spares_recent_contents(world: Wor
         assert [row.id for row in await list_contents(session)] == [new.content.id]
     again = await world.library.gc(delete=True, grace=timedelta(days=1))
     assert (again.contents, again.orphans, again.staging) == ((), (), ())
+
+
+async def test_a_chime_asked_for_one_content_makes_it_another_content(world: World) -> None:
+    source = tone(world.folder / "a.wav", 3.0)
+    plain = await world.library.add_file(source, title=None, language="vi", added_by="x")
+    chimed = await world.library.add_file(
+        source, title="có chuông", language="vi", added_by="x", chime="both"
+    )
+    assert chimed.created
+    assert chimed.content.id != plain.content.id
+    # Two chimes (three notes and a gap each) lengthen the bulletin by a few seconds.
+    assert chimed.content.duration_s > plain.content.duration_s + 2.0
+    loudness = measure_loudness(world.files.path_of(chimed.content.id))
+    assert abs(loudness.integrated_lufs + 16.0) <= 1.0
+    assert loudness.true_peak_dbtp <= -1.0
+
+
+async def test_a_twelve_hour_recording_is_refused_at_once(world: World) -> None:
+    long = world.folder / "ghi cả ngày.flac"
+    subprocess.run(
+        [str(find_tools().ffmpeg), "-hide_banner", "-nostdin", "-v", "error", "-y",
+         "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "43200",
+         "-c:a", "flac", "-compression_level", "0", "-frame_size", "32768", str(long)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(NotAudioError, match=r"lasts 12:00:00, longer than the limit of 4:00:00"):
+        await world.library.add_file(long, title=None, language="vi", added_by="x")
+    assert time.monotonic() - started < 10, "refused from the header, not after decoding 12 h"
+    assert world.files.ids() == []
+    assert staged(world.files) == []
