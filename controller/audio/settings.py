@@ -8,7 +8,6 @@ are reported here as config errors naming `audio.format`.
 from __future__ import annotations
 
 import functools
-from dataclasses import fields
 
 from audio.chime import ChimeSettings
 from audio.content_store import ContentStore
@@ -34,13 +33,14 @@ def prepare_settings(config: Config) -> PrepareSettings:
         )
     except ValueError as exc:
         raise _error(config, "audio.format", str(exc)) from exc
-    chime_values = {
-        f.name: getattr(audio.chime, f.name)
-        for f in fields(ChimeSettings)
-        if getattr(audio.chime, f.name, None) is not None
-    }
     try:
-        chime = ChimeSettings(**chime_values)
+        chime = ChimeSettings(
+            before=audio.chime.before,
+            after=audio.chime.after,
+            tones_hz=audio.chime.tones_hz,
+            tone_s=audio.chime.tone_s,
+            gap_s=audio.chime.gap_s,
+        )
     except ValueError as exc:
         raise _error(config, "audio.chime", str(exc)) from exc
     return PrepareSettings(

@@ -199,9 +199,10 @@ class ChimeConfig:
 
     before: bool = setting(False)
     after: bool = setting(False)
-    tones_hz: tuple[float, ...] | None = setting(None, check=tones_check)
-    tone_s: float | None = setting(None, check=within(0.1, 2.0, "s"))
-    gap_s: float | None = setting(None, check=within(0.0, 5.0, "s"))
+    #: G5, E5, C5: a falling major triad, heard as "attention" (audio.chime has the same).
+    tones_hz: tuple[float, ...] = setting((784.0, 659.25, 523.25), check=tones_check)
+    tone_s: float = setting(0.5, check=within(0.1, 2.0, "s"))
+    gap_s: float = setting(0.5, check=within(0.0, 5.0, "s"))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from audio.chime import ChimeSettings
 from controller.audio.settings import prepare_settings, tts_engine
 from controller.config import load_config, masked
 from loa.errors import ConfigError
@@ -29,8 +30,7 @@ def test_defaults_give_the_issue_s_format_and_loudness(tmp_path: Path) -> None:
     assert settings.true_peak_dbtp == -1.0
     assert (settings.format.codec, settings.format.bitrate_kbps) == ("mp3", 48)
     assert settings.format.sample_rate == 24000
-    assert not settings.chime.before
-    assert not settings.chime.after
+    assert settings.chime == ChimeSettings(), "config and audio.chime agree on the default chime"
 
 
 def test_chime_tones_are_a_list_of_numbers(tmp_path: Path) -> None:
