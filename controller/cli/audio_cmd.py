@@ -90,8 +90,6 @@ def _add_metadata_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from controller.cli.audio_view import added_json, added_text
-
     config = load_config(args.config)
     language = _language(config, args.lang)
 
@@ -104,17 +102,10 @@ def run_prepare(args: argparse.Namespace) -> int:
             chime=args.chime,
         )
 
-    added = _with_library(config, work)
-    if args.json:
-        emit_json(added_json(added))
-    else:
-        emit_text(added_text(added, config.time_zone))
-    return 0
+    return _add(args, config, work)
 
 
 def run_tts(args: argparse.Namespace) -> int:
-    from controller.cli.audio_view import added_json, added_text
-
     config = load_config(args.config)
     language = _language(config, args.lang)
     text = sys.stdin.read() if args.text == "-" else args.text
@@ -129,12 +120,7 @@ def run_tts(args: argparse.Namespace) -> int:
             chime=args.chime,
         )
 
-    added = _with_library(config, work)
-    if args.json:
-        emit_json(added_json(added))
-    else:
-        emit_text(added_text(added, config.time_zone))
-    return 0
+    return _add(args, config, work)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -214,6 +200,18 @@ def run_gc(args: argparse.Namespace) -> int:
         emit_json(gc_json(report))
     else:
         emit_text(gc_text(report, hours, config.time_zone))
+    return 0
+
+
+def _add(args: argparse.Namespace, config: Config, work: Any) -> int:
+    """Run an add (`work`) and show what it stored."""
+    from controller.cli.audio_view import added_json, added_text
+
+    added = _with_library(config, work)
+    if args.json:
+        emit_json(added_json(added))
+    else:
+        emit_text(added_text(added, config.time_zone))
     return 0
 
 

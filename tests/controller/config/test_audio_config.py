@@ -10,18 +10,7 @@ from audio.chime import ChimeSettings
 from controller.audio.settings import prepare_settings, tts_engine
 from controller.config import load_config, masked
 from loa.errors import ConfigError
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def error_of(path: Path, environ: dict[str, str] | None = None) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        load_config(path, environ or {})
-    return caught.value
+from tests.controller.config.test_load import error_of, write
 
 
 def test_defaults_give_the_issue_s_format_and_loudness(tmp_path: Path) -> None:
