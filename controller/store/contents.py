@@ -47,7 +47,10 @@ CONTENT_KINDS: Final = ("file", "tts")
 
 #: (table name, column name) of every column that holds a content id: a content named
 #: in any of them is in use and never a gc candidate. Later tables append theirs here.
-CONTENT_REFERENCES: list[tuple[str, str]] = []
+CONTENT_REFERENCES: list[tuple[str, str]] = [
+    # a bulletin's audio, one per language (controller.store.bulletins)
+    ("bulletin_contents", "content_id"),
+]
 
 _LOUDNESS: Final = (
     "loudness_before_lufs",

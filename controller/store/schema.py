@@ -210,3 +210,132 @@ audio_contents = Table(
     Column("added_by", String(200), nullable=False),
     Column("added_at", UtcDateTime, nullable=False, index=True),
 )
+
+#: Bulletins (issue 5): what to air, to whom, how; each airing is an occurrence.
+bulletins = Table(
+    "bulletins",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("volume", Integer, nullable=True),
+    Column("repeat", Integer, nullable=False),
+    Column("chime", String(8), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+)
+
+#: A bulletin's audio, one content per language (a receiver plays its village's, else "vi").
+bulletin_contents = Table(
+    "bulletin_contents",
+    metadata,
+    Column(
+        "bulletin_id",
+        String(32),
+        ForeignKey("bulletins.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("language", String(16), primary_key=True),
+    Column(
+        "content_id",
+        String(64),
+        ForeignKey("audio_contents.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+)
+
+#: Whom a bulletin is for: "all", a receiver, or a group (village, commune, free group).
+#: `target_id` is "" for "all" (a primary key column cannot be null).
+bulletin_targets = Table(
+    "bulletin_targets",
+    metadata,
+    Column(
+        "bulletin_id",
+        String(32),
+        ForeignKey("bulletins.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", String(16), primary_key=True),
+    Column("target_id", String(40), primary_key=True),
+)
+
+#: One airing of a bulletin: when it plays (null: emergency, at once) and until when it may.
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "bulletin_id",
+        String(32),
+        ForeignKey("bulletins.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("play_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("dispatched_at", UtcDateTime, nullable=True),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("state", String(16), nullable=False),
+    Index("ix_occurrences_state_play_at", "state", "play_at"),
+)
+
+#: Where each occurrence stands on each receiver it targets (`devices.delivery`), with
+#: the command sent last and, once played, the receiver's proof of play.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column(
+        "occurrence_id",
+        String(32),
+        ForeignKey("occurrences.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "receiver_id",
+        String(40),
+        ForeignKey("receivers.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(200), nullable=True),
+    Column("content_id", String(64), nullable=True),
+    Column("epoch", BigInteger, nullable=True),
+    Column("seq", BigInteger, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("offered_at", UtcDateTime, nullable=True),
+    Column("command_id", String(32), nullable=True),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("clock_offset_ms", Integer, nullable=True),
+    Column("played_ms", BigInteger, nullable=True),
+    Column("played_content", String(64), nullable=True),
+    Column("level_db", Float, nullable=True),
+    Index("ix_deliveries_receiver_id_state", "receiver_id", "state"),
+)
+
+#: Every receipt and every controller move on a delivery, applied or not, oldest first.
+#: Neither id is a foreign key: receipts naming unknown occurrences or coming from
+#: unknown receivers are kept too, as anomalies.
+delivery_events = Table(
+    "delivery_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("occurrence_id", String(32), nullable=True, index=True),
+    Column("receiver_id", String(40), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(200), nullable=True),
+    Column("command_id", String(32), nullable=True),
+    Column("epoch", BigInteger, nullable=True),
+    Column("seq", BigInteger, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False, index=True),
+    Column("outcome", String(24), nullable=False),
+    Column("detail", String(300), nullable=False),
+)
