@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -89,6 +90,19 @@ class ReceiverIngest:
         self.connections = 0
         self._warn = RateLimitedLog(log)
         self.counters = IngestCounters()
+        self._birth_listeners: list[Callable[[ReceiverBirth], None]] = []
+
+    def is_online(self, receiver_id: str) -> bool:
+        """Whether a registered receiver's link is up now (online or flapping and up)."""
+        machine = self._machines.get(receiver_id)
+        return machine is not None and machine.link_state == "online"
+
+    def on_birth(self, listener: Callable[[ReceiverBirth], None]) -> None:
+        """Call `listener` with every live (not retained) birth of a registered receiver.
+
+        Delivery uses it to send what a receiver missed while it was away.
+        """
+        self._birth_listeners.append(listener)
 
     def health(self, receiver_id: str) -> ReceiverHealth | None:
         """The live health of a registered receiver."""
@@ -128,8 +142,8 @@ class ReceiverIngest:
                 self._reject("unknown_topic", message.topic, "a topic outside protocol v1")
             return
         receiver_id, channel = parsed
-        if channel == "cmd":
-            return
+        if channel not in ("status", "heartbeat"):
+            return  # commands are ours; receipts, repairs and clock requests go to delivery
         self.counters.messages += 1
         now = self._clock.now()
         decoded: ReceiverStatus | Heartbeat
@@ -153,6 +167,9 @@ class ReceiverIngest:
         elif isinstance(decoded, ReceiverBirth):
             self._record(machine, machine.birth(decoded, now, retained=message.retain))
             self._changed.add(receiver_id)  # firmware and interval, even without a transition
+            if not message.retain:
+                for listener in self._birth_listeners:
+                    listener(decoded)
         else:
             self._record(machine, machine.offline(decoded, now, retained=message.retain))
 

@@ -4,7 +4,8 @@ Every decoder of the protocol goes through `Body`: it checks the payload size,
 parses JSON, insists on an object, and reads each field with its type and range.
 Any problem is a `DecodeError` naming the topic and the field, and nothing
 else escapes: random bytes from the wire never raise anything but our error.
-Unknown fields are ignored (forward compatibility).
+Unknown fields are ignored (forward compatibility). Receiver messages are at
+most 16 KiB; commands, which carry the chunk hashes of their audio, 256 KiB.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from devices.ids import ID_RULE, is_valid_id
 from loa.errors import DecodeError
 
 #: The largest control message a receiver or the controller may send, in bytes.
 MAX_CONTROL_PAYLOAD = 16 * 1024
+#: The largest command (`rx/<id>/cmd`, `grp/<group>/cmd`): a play carries chunk hashes.
+MAX_COMMAND_PAYLOAD = 256 * 1024
 #: Integers must survive a JavaScript or Lua JSON parser in firmware.
 MAX_SAFE_INT = 2**53 - 1
 _TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 L = TypeVar("L", bound=str)
 
@@ -29,23 +35,44 @@ L = TypeVar("L", bound=str)
 class Body:
     """A decoded JSON object and where it came from."""
 
-    def __init__(self, payload: bytes, topic: str | None, what: str) -> None:
+    def __init__(
+        self,
+        payload: bytes,
+        topic: str | None,
+        what: str,
+        *,
+        max_size: int = MAX_CONTROL_PAYLOAD,
+        unique_keys: bool = False,
+    ) -> None:
+        """Parse `payload`; `unique_keys` refuses an object that names a key twice."""
         self.topic = topic
         self.what = what
-        if len(payload) > MAX_CONTROL_PAYLOAD:
+        if len(payload) > max_size:
             raise DecodeError(
-                f"{what} of {len(payload)} bytes is larger than the {MAX_CONTROL_PAYLOAD}-byte "
-                "limit for control messages",
+                f"{what} of {len(payload)} bytes is larger than the {max_size}-byte limit",
                 topic=topic,
                 reason="oversized",
             )
+        hook = _unique_object if unique_keys else None
         try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            data = json.loads(payload, object_pairs_hook=hook)
+        except _DuplicateKey as exc:
+            raise DecodeError(f"{what} names the key {exc.key!r} twice", topic=topic) from exc
+        # ValueError also covers an integer of more than 4300 digits (Python's int limit).
+        except (ValueError, RecursionError) as exc:
             raise DecodeError(f"{what} is not JSON: {exc}", topic=topic) from exc
         if not isinstance(data, dict):
             raise DecodeError(f"{what} is not a JSON object", topic=topic)
         self.data: dict[str, Any] = data
+
+    @classmethod
+    def of(cls, data: dict[str, Any], topic: str | None, what: str) -> Body:
+        """A reader over an already parsed object (a nested content, a manifest)."""
+        body = cls.__new__(cls)
+        body.topic = topic
+        body.what = what
+        body.data = data
+        return body
 
     def error(self, field: str, problem: str) -> DecodeError:
         return DecodeError(f"{self.what}: field {field!r} {problem}", topic=self.topic)
@@ -58,11 +85,10 @@ class Body:
         value = self.data.get(field)
         if not isinstance(value, dict):
             raise self.error(field, "must be a JSON object")
-        nested = Body.__new__(Body)
-        nested.topic = self.topic
-        nested.what = f"{self.what}: {field}"
-        nested.data = value
-        return nested
+        return Body.of(value, self.topic, f"{self.what}: {field}")
+
+    def opt_sub(self, field: str) -> Body | None:
+        return self.sub(field) if self.has(field) else None
 
     def integer(self, field: str, low: int = 0, high: int = MAX_SAFE_INT) -> int:
         value = self.data.get(field)
@@ -112,10 +138,49 @@ class Body:
             raise self.error(field, f"is not an ISO 8601 instant: {text!r}") from exc
         if value.tzinfo is None:
             raise self.error(field, "must say its offset (UTC with 'Z')")
-        return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00+01:00 has no UTC instant
+            raise self.error(field, f"is out of range: {text!r}") from exc
 
     def opt_instant(self, field: str) -> datetime | None:
         return self.instant(field) if self.has(field) else None
+
+    def hex_id(self, field: str) -> str:
+        """An occurrence, bulletin or command id: 32 lower-case hex characters."""
+        value = self.data.get(field)
+        if not isinstance(value, str) or not _HEX32.match(value):
+            raise self.error(field, f"must be 32 lower-case hex characters, not {value!r}")
+        return value
+
+    def opt_hex_id(self, field: str) -> str | None:
+        return self.hex_id(field) if self.has(field) else None
+
+    def sha256(self, field: str) -> str:
+        """A content id or chunk hash: sha256 as 64 lower-case hex characters."""
+        value = self.data.get(field)
+        if not isinstance(value, str) or not _HEX64.match(value):
+            raise self.error(
+                field, f"must be a sha256 (64 lower-case hex characters), not {value!r}"
+            )
+        return value
+
+    def items(self, field: str, max_items: int) -> list[Any]:
+        """A JSON list of at most `max_items` items, not yet checked one by one."""
+        value = self.data.get(field)
+        if not isinstance(value, list):
+            raise self.error(field, f"must be a list, not {_kind(value)}")
+        if len(value) > max_items:
+            raise self.error(field, f"must hold at most {max_items} items, not {len(value)}")
+        return value
+
+    def ids(self, field: str, max_items: int, what: str = "group id") -> tuple[str, ...]:
+        """A list of receiver or group ids (they are topic levels, so they are strict)."""
+        values = self.items(field, max_items)
+        for item in values:
+            if not is_valid_id(item):
+                raise self.error(field, f"holds {item!r}, which is not a {what} ({ID_RULE})")
+        return tuple(values)
 
     def tokens(self, field: str, max_items: int = 32) -> tuple[str, ...]:
         value = self.data.get(field, [])
@@ -133,9 +198,65 @@ def check_token(value: str, what: str) -> None:
         raise ValueError(f"{what} {value!r} is not a lower-case name like 'mp3' or 'chunks-v1'")
 
 
+def is_hex_id(value: object) -> bool:
+    """Whether `value` is 32 lower-case hex characters (a command, occurrence or bulletin id)."""
+    return isinstance(value, str) and _HEX32.match(value) is not None
+
+
+def check_hex_id(value: object, what: str = "id") -> str:
+    """`value` if it is 32 lower-case hex characters, else ValueError naming `what`."""
+    if not is_hex_id(value):
+        raise ValueError(f"{what} {value!r} is not 32 lower-case hex characters")
+    assert isinstance(value, str)  # noqa: S101 - is_hex_id checked it
+    return value
+
+
+def is_sha256(value: object) -> bool:
+    """Whether `value` is a sha256 written as 64 lower-case hex characters."""
+    return isinstance(value, str) and _HEX64.match(value) is not None
+
+
+def millis(value: datetime, what: str) -> datetime:
+    """`value` in UTC cut to the millisecond, as the wire carries it; ValueError if naive."""
+    if value.tzinfo is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    utc = value.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def check_identity(body: Body, receiver_id: str) -> None:
+    """Refuse a receiver message whose `id` is not the id of its topic, or whose `v` is not 1."""
+    claimed = body.text("id", 40)
+    if claimed != receiver_id:
+        raise DecodeError(
+            f"{body.what} claims to be from {claimed!r} on the topic of {receiver_id!r}; "
+            "a receiver may only speak for itself",
+            topic=body.topic,
+            reason="impersonation",
+        )
+    version = body.integer("v", 0, 1000)
+    if version != 1:
+        raise body.error("v", f"is {version}; this controller speaks protocol version 1")
+
+
 def dumps(body: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON, the form every message is sent in."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"duplicate key {key!r}")
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
 
 
 def _kind(value: object) -> str:

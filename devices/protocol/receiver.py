@@ -3,6 +3,12 @@
 Field names on the wire are in `docs/protocol.md`; each class encodes to and
 decodes from exactly that JSON. Decoding checks that the `id` in the body is
 the id in the topic, so a receiver cannot speak for another on its own topic.
+
+A birth may list the `groups` the receiver is subscribed to (its last `assign`):
+`None` means the field is absent (a receiver that was never assigned, or older
+firmware) and is not written; an empty tuple is written as `[]` (assigned to no
+group). Either way the controller compares it with the registry and sends an
+`assign` when they differ.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from devices.ids import check_id
-from devices.protocol.fields import MAX_SAFE_INT, Body, check_token, dumps
+from devices.protocol.fields import MAX_SAFE_INT, Body, check_identity, check_token, dumps
 from loa.clock import utc_iso
 from loa.errors import DecodeError
 
@@ -29,6 +35,8 @@ AMPLIFIER_STATES: tuple[AmplifierStatus, ...] = ("ok", "fault", "off")
 SPEAKER_STATES: tuple[SpeakerStatus, ...] = ("ok", "fault")
 
 MAX_HEARTBEAT_S = 86_400
+#: The most groups a receiver belongs to (village, commune, district, province, free groups).
+MAX_GROUPS = 64
 
 
 def _aware(value: datetime | None, what: str) -> None:
@@ -51,6 +59,8 @@ class ReceiverBirth:
     firmware: str
     capabilities: tuple[str, ...] = ()
     heartbeat_s: int = 60
+    #: The groups it is subscribed to; None: not said (never assigned, or older firmware).
+    groups: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id)
@@ -61,20 +71,26 @@ class ReceiverBirth:
             raise ValueError("firmware must be at most 100 characters")
         for capability in self.capabilities:
             check_token(capability, "capability")
+        if self.groups is not None:
+            if len(self.groups) > MAX_GROUPS:
+                raise ValueError(f"a receiver is in at most {MAX_GROUPS} groups")
+            for group in self.groups:
+                check_id(group, "group id")
 
     def encode(self) -> bytes:
-        return dumps(
-            {
-                "v": 1,
-                "id": self.id,
-                "state": "online",
-                "epoch": self.epoch,
-                "at": utc_iso(self.at),
-                "firmware": self.firmware,
-                "capabilities": list(self.capabilities),
-                "heartbeat_s": self.heartbeat_s,
-            }
-        )
+        body: dict[str, Any] = {
+            "v": 1,
+            "id": self.id,
+            "state": "online",
+            "epoch": self.epoch,
+            "at": utc_iso(self.at),
+            "firmware": self.firmware,
+            "capabilities": list(self.capabilities),
+            "heartbeat_s": self.heartbeat_s,
+        }
+        if self.groups is not None:
+            body["groups"] = list(self.groups)
+        return dumps(body)
 
 
 @dataclass(frozen=True)
@@ -208,7 +224,7 @@ class Heartbeat:
 def decode_status(payload: bytes, receiver_id: str, topic: str | None = None) -> ReceiverStatus:
     """A status message from `rx/<receiver_id>/status`."""
     body = Body(payload, topic, "receiver status")
-    _check_identity(body, receiver_id)
+    check_identity(body, receiver_id)
     state = body.choice("state", ("online", "offline"))
     try:
         if state == "online":
@@ -219,6 +235,7 @@ def decode_status(payload: bytes, receiver_id: str, topic: str | None = None) ->
                 firmware=body.text("firmware", 100),
                 capabilities=body.tokens("capabilities"),
                 heartbeat_s=body.integer("heartbeat_s", 1, MAX_HEARTBEAT_S),
+                groups=body.ids("groups", MAX_GROUPS) if body.has("groups") else None,
             )
         return ReceiverOffline(
             id=receiver_id,
@@ -233,7 +250,7 @@ def decode_status(payload: bytes, receiver_id: str, topic: str | None = None) ->
 def decode_heartbeat(payload: bytes, receiver_id: str, topic: str | None = None) -> Heartbeat:
     """A heartbeat from `rx/<receiver_id>/heartbeat`."""
     body = Body(payload, topic, "heartbeat")
-    _check_identity(body, receiver_id)
+    check_identity(body, receiver_id)
     net = body.sub("net")
     power = body.sub("power")
     try:
@@ -261,20 +278,6 @@ def decode_heartbeat(payload: bytes, receiver_id: str, topic: str | None = None)
         )
     except ValueError as exc:
         raise DecodeError(f"heartbeat: {exc}", topic=topic) from exc
-
-
-def _check_identity(body: Body, receiver_id: str) -> None:
-    claimed = body.text("id", 40)
-    if claimed != receiver_id:
-        raise DecodeError(
-            f"{body.what} claims to be from {claimed!r} on the topic of {receiver_id!r}; "
-            "a receiver may only speak for itself",
-            topic=body.topic,
-            reason="impersonation",
-        )
-    version = body.integer("v", 0, 1000)
-    if version != 1:
-        raise body.error("v", f"is {version}; this controller speaks protocol version 1")
 
 
 def _without_none(data: dict[str, Any]) -> dict[str, Any]:
