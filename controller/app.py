@@ -22,9 +22,12 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
+from audio.content_store import ContentStore
 from controller.broker import EmbeddedBroker
 from controller.config.model import Config
+from controller.delivery.service import DeliveryService
 from controller.ingest import ReceiverIngest
+from controller.keys import controller_key
 from controller.mqtt.hooks import HookChain
 from controller.mqtt.link import MqttLink
 from controller.presence import PresenceService
@@ -56,6 +59,7 @@ class Controller:
         self.finished = asyncio.Event()
         self.presence: PresenceService | None = None
         self.ingest: ReceiverIngest | None = None
+        self.delivery: DeliveryService | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -85,7 +89,19 @@ class Controller:
         ingest = ReceiverIngest(self.topics, store, self.clock, config.health)
         self.ingest = ingest
         await ingest.load()
-        link = MqttLink(config.broker, HookChain(presence, [ingest]))
+        delivery = DeliveryService(
+            self.topics,
+            store,
+            clock=self.clock,
+            key=controller_key(config.data_dir).signing,
+            files=ContentStore(config.data_dir / "audio", chunk_size=config.audio.chunk_size),
+            config=config.delivery,
+            is_online=ingest.is_online,
+        )
+        self.delivery = delivery
+        await delivery.load()
+        ingest.on_birth(delivery.birth)
+        link = MqttLink(config.broker, HookChain(presence, [ingest, delivery]))
         broker: EmbeddedBroker | None = None
         if config.broker.mode == "embedded":
             broker = EmbeddedBroker(config.broker, config.data_dir, on_restart=link.wake)
@@ -96,6 +112,7 @@ class Controller:
             async with asyncio.TaskGroup() as tasks:
                 link_task = tasks.create_task(link.run(), name="mqtt-link")
                 health_task = tasks.create_task(ingest.run(), name="receiver-health")
+                delivery_task = tasks.create_task(delivery.run(), name="delivery")
                 supervisor = None
                 if broker is not None:
                     supervisor = tasks.create_task(broker.supervise(), name="embedded-broker")
@@ -107,7 +124,9 @@ class Controller:
                     await presence.goodbye(link, _GOODBYE_SECONDS)
                 except BrokerUnreachable as exc:
                     unreachable = exc  # raised below, not wrapped in the TaskGroup's group
-                await cancel_all([link_task, health_task, supervisor], _CANCEL_SECONDS)
+                await cancel_all(
+                    [link_task, health_task, delivery_task, supervisor], _CANCEL_SECONDS
+                )
         finally:
             if broker is not None:
                 await broker.stop(_BROKER_STOP_SECONDS)

@@ -16,9 +16,11 @@ from pathlib import Path
 from controller.cli import (
     alerts_cmd,
     audio_cmd,
+    bulletin_cmd,
     config_cmd,
     db_cmd,
     devices_cmd,
+    keys_cmd,
     serve_cmd,
     sim_cmd,
     status_cmd,
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         status_cmd,
         sim_cmd,
         audio_cmd,
+        keys_cmd,
+        bulletin_cmd,
     ):
         module.add_parser(commands, common)
     return parser

@@ -245,6 +245,18 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """How bulletins reach receivers: how early, how long they stay valid, how fast."""
+
+    lead_s: float = setting(300.0, check=within(0.0, 86_400.0, "s"))
+    expires_after_s: float = setting(3600.0, check=within(60.0, 7 * 86_400.0, "s"))
+    emergency_expires_after_s: float = setting(900.0, check=within(30.0, 86_400.0, "s"))
+    poll_s: float = setting(0.25, check=within(0.05, 10.0, "s"))
+    chunks_in_flight: int = setting(32, check=within(1, 1024))
+    repair_chunks_per_minute: int = setting(2000, check=within(1, 1_000_000))
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: LogLevel = setting("INFO", env="LOA_LOG_LEVEL")
 
@@ -259,6 +271,7 @@ class Config:
     http: HttpConfig = setting(default_factory=HttpConfig)
     health: HealthConfig = setting(default_factory=HealthConfig)
     audio: AudioConfig = setting(default_factory=AudioConfig)
+    delivery: DeliveryConfig = setting(default_factory=DeliveryConfig)
     logging: LoggingConfig = setting(default_factory=LoggingConfig)
     #: Where this config came from (not a key in the file).
     source: Path | None = field(default=None, compare=False)

@@ -23,31 +23,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from controller.store.bulletins import Target
 from devices.registry import GroupTree, Receiver
 from loa.errors import LoaError
 
-TargetKind = Literal["all", "receiver", "group"]
 FALLBACK_LANGUAGE = "vi"
 
 
 class TargetError(LoaError):
     """A bulletin names a receiver or group the registry does not have."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One target of a bulletin: everyone, one receiver, or one group (any kind)."""
-
-    kind: TargetKind
-    id: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.kind == "all") != (self.id is None):
-            needs = "takes no" if self.kind == "all" else "needs an"
-            raise ValueError(f"target {self.kind!r} {needs} id")
-
-    def __str__(self) -> str:
-        return "all" if self.id is None else self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +84,14 @@ def resolve(
     """The receivers `targets` name, each once, in registry order."""
     known = {r.id for r in receivers}
     for target in targets:
-        if target.kind == "group" and target.id not in tree:
-            raise TargetError(f"group {target.id!r} is not in the registry")
-        if target.kind == "receiver" and target.id not in known:
-            raise TargetError(f"receiver {target.id!r} is not registered")
+        if target.kind == "group" and target.target_id not in tree:
+            raise TargetError(f"group {target.target_id!r} is not in the registry")
+        if target.kind == "receiver" and target.target_id not in known:
+            raise TargetError(f"receiver {target.target_id!r} is not registered")
     if any(t.kind == "all" for t in targets):
         return list(receivers)
-    wanted_ids = {t.id for t in targets if t.kind == "receiver"}
-    groups = [t.id for t in targets if t.kind == "group" and t.id is not None]
+    wanted_ids = {t.target_id for t in targets if t.kind == "receiver"}
+    groups = [t.target_id for t in targets if t.kind == "group" and t.target_id is not None]
     return [
         r
         for r in receivers

@@ -1,0 +1,68 @@
+"""What delivery publishes: signed commands and audio chunks, as outbox parcels.
+
+Every command gets a fresh id (the receivers' replay guard), the controller's time as
+`issued`, and an expiry: a play or cancel lasts as long as its occurrence, an assign a
+day, a clock answer a minute (a late one would mislead a receiver's clock estimate).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from audio.content_store import ContentStore
+from controller.delivery.outbox import Outbox
+from controller.mqtt.link import Outgoing
+from devices.protocol.command_bodies import Body
+from devices.protocol.commands import Command, new_command_id, target
+from devices.protocol.signing import SigningKey
+from devices.protocol.topics import Scope, Topics
+from loa.clock import Clock
+
+ASSIGN_VALID = timedelta(days=1)
+TIME_VALID = timedelta(minutes=1)
+
+
+class Messenger:
+    """Signs commands and reads chunks into the outbox."""
+
+    def __init__(
+        self, topics: Topics, key: SigningKey, clock: Clock, files: ContentStore, outbox: Outbox
+    ) -> None:
+        self._topics = topics
+        self._key = key
+        self._clock = clock
+        self._files = files
+        self._outbox = outbox
+        self.commands = 0
+        self.chunks = 0
+
+    def command(self, scope: Scope, owner: str, body: Body, expires: datetime) -> str:
+        """Sign `body` for `scope:owner`, queue it, and return the command id."""
+        now = self._clock.now()
+        if expires <= now:
+            expires = now + TIME_VALID  # still valid long enough to be refused as too late
+        command = Command(
+            id=new_command_id(), to=target(scope, owner), issued=now, expires=expires, body=body
+        )
+        payload = command.encode(self._key)
+        self._outbox.put(Outgoing(command.topic(self._topics), payload, qos=1), expires)
+        self.commands += 1
+        return command.id
+
+    def chunks_of(
+        self,
+        scope: Scope,
+        owner: str,
+        content: str,
+        indices: range | list[int],
+        deadline: datetime,
+    ) -> int:
+        """Queue chunks `indices` of `content` on the topics of `scope:owner`; how many."""
+        count = 0
+        for index in indices:
+            data = self._files.read_chunk(content, index)
+            topic = self._topics.chunk(scope, owner, content, index)
+            self._outbox.put(Outgoing(topic, data, qos=1), deadline)
+            count += 1
+        self.chunks += count
+        return count

@@ -1,0 +1,148 @@
+"""Receipts judged against the deliveries in memory; every one becomes an event.
+
+A receipt moves a delivery only through `devices.delivery.apply_receipt` (forward
+only; duplicates and reordering change nothing). Whatever the verdict, the receipt is
+kept in `delivery_events`, so the province can see everything a receiver said,
+including what was not applied:
+
+- `rejected_command`: a receiver refused a command that named no occurrence (forged,
+  garbled): a security anomaly, logged as a warning;
+- `unknown_occurrence`: a receipt for an occurrence that is not being delivered (ended
+  long ago, or never existed);
+- `not_targeted`: a receipt for an occurrence that does not target that receiver;
+- `duplicate`, `stale`, `after_end`, `invalid`: the state machine's verdicts.
+
+A `rejected` receipt that is applied (a receiver refused one of our commands: wrong
+key provisioned, clock far off, a replay) is also logged as a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from controller.delivery.active import ActiveOccurrence
+from controller.store.deliveries import DeliveryEvent, DeliveryUpdate
+from devices.delivery import Step, apply_receipt, is_terminal
+from devices.protocol.receipts import Receipt
+
+log = logging.getLogger(__name__)
+
+#: Receipts held for the next step, at most (a flood beyond this is dropped and counted).
+MAX_WAITING = 200_000
+
+Judged = tuple[DeliveryEvent, DeliveryUpdate | None, str | None]
+
+
+class ReceiptJudge:
+    def __init__(self) -> None:
+        self._waiting: list[tuple[Receipt, datetime]] = []
+        self.dropped = 0
+        self.applied = 0
+        self.anomalies = 0
+
+    def received(self, receipt: Receipt, at: datetime) -> None:
+        if len(self._waiting) >= MAX_WAITING:
+            self.dropped += 1
+            return
+        self._waiting.append((receipt, at))
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def judge(self, active: Mapping[str, ActiveOccurrence], now: datetime) -> Iterator[Judged]:
+        """Apply the waiting receipts in arrival order.
+
+        Yields `(event, update or None, occurrence id if its delivery just ended)`.
+        """
+        waiting, self._waiting = self._waiting, []
+        for receipt, received_at in waiting:
+            yield self._one(receipt, received_at, active)
+
+    def _one(
+        self, receipt: Receipt, received_at: datetime, active: Mapping[str, ActiveOccurrence]
+    ) -> Judged:
+        occurrence_id = receipt.occurrence
+        if occurrence_id is None:
+            self._anomaly(receipt, "refused a command that named no occurrence")
+            return (
+                self._event(receipt, received_at, "rejected_command", receipt.reason or ""),
+                None,
+                None,
+            )
+        occurrence = active.get(occurrence_id)
+        if occurrence is None:
+            self.anomalies += 1
+            detail = "no occurrence being delivered has this id"
+            return self._event(receipt, received_at, "unknown_occurrence", detail), None, None
+        delivery = occurrence.deliveries.get(receipt.id)
+        if delivery is None:
+            self._anomaly(receipt, "is not targeted by this occurrence")
+            detail = "the occurrence does not target this receiver"
+            return self._event(receipt, received_at, "not_targeted", detail), None, None
+        step = apply_receipt(
+            delivery,
+            receipt.state,
+            epoch=receipt.epoch,
+            seq=receipt.seq,
+            at=received_at,
+            reason=receipt.reason,
+        )
+        event = self._event(receipt, received_at, step.outcome, step.detail)
+        if not step.applied:
+            return event, None, None
+        self.applied += 1
+        if receipt.state == "rejected":
+            self._anomaly(receipt, f"refused our command ({receipt.reason})")
+        occurrence.deliveries[receipt.id] = step.delivery
+        update = DeliveryUpdate(step.delivery, proof=receipt.proof)
+        ended = occurrence_id if is_terminal(step.delivery.state) else None
+        return event, update, ended
+
+    def controller_event(self, step: Step, command_id: str | None, now: datetime) -> DeliveryEvent:
+        """The event of one of the controller's own moves (queue, offer, end)."""
+        delivery = step.delivery
+        return DeliveryEvent(
+            occurrence_id=delivery.occurrence,
+            receiver_id=delivery.receiver,
+            source="controller",
+            state=delivery.state,
+            reason=delivery.reason,
+            command_id=command_id,
+            epoch=None,
+            seq=None,
+            at=now,
+            received_at=now,
+            outcome=step.outcome,
+            detail=step.detail,
+        )
+
+    def _anomaly(self, receipt: Receipt, what: str) -> None:
+        self.anomalies += 1
+        log.warning(
+            "receiver %s %s: %s %s (command %s)",
+            receipt.id,
+            what,
+            receipt.state,
+            receipt.reason or "",
+            receipt.command or "-",
+        )
+
+    @staticmethod
+    def _event(receipt: Receipt, received_at: datetime, outcome: str, detail: str) -> DeliveryEvent:
+        return DeliveryEvent(
+            occurrence_id=receipt.occurrence,
+            receiver_id=receipt.id,
+            source="receiver",
+            state=receipt.state,
+            reason=receipt.reason,
+            command_id=receipt.command,
+            epoch=receipt.epoch,
+            seq=receipt.seq,
+            at=receipt.at,
+            received_at=received_at,
+            outcome=outcome,
+            detail=detail,
+        )

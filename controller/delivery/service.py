@@ -1,0 +1,519 @@
+"""The delivery engine: occurrences out to receivers, receipts back into the store.
+
+`DeliveryService` is `LinkHooks` for the controller's MQTT link and one task. Incoming
+receipts, repair requests and clock requests are only queued or answered from memory
+in `message()` (the link reads one message at a time); the task's `step()`, run every
+`delivery.poll_s` or when woken, does the rest in this order:
+
+1. the registry is re-read every 10 s (targets resolve against it at dispatch);
+2. receivers that announced themselves (births) get an `assign` if the groups they
+   listen on are not the registry's, and the play commands of every live occurrence
+   they have not yet played (they ask for the chunks they lack);
+3. receipts are judged by the forward-only state machine (`devices.delivery`);
+   every one is written to `delivery_events`, applied or not (duplicates, stale ones,
+   receipts for unknown occurrences or from receivers not targeted are anomalies);
+4. occurrences that are due are dispatched: targets resolved, deliveries `queued`,
+   one play command and the audio once per group (`plan.fan_out`), the online
+   receivers `offered`;
+5. occurrences cancelled in the store get `cancel` commands; occurrences past their
+   expiry end their open deliveries (`expired`, or `cancelled`);
+6. changed deliveries and events are written in one transaction.
+
+A restarted controller loads its dispatched, unfinished occurrences with their
+deliveries; receivers re-announce themselves when its presence comes back, and step 2
+sends them what they still need. A receiver that already has an occurrence answers a
+repeated play command with its state: none plays twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audio.content_store import ContentStore
+from audio.errors import AudioError
+from controller.config.model import DeliveryConfig
+from controller.delivery.active import ActiveOccurrence, content_refs
+from controller.delivery.messages import ASSIGN_VALID, TIME_VALID, Messenger
+from controller.delivery.outbox import Outbox
+from controller.delivery.plan import TargetError, fan_out, language_for, memberships, resolve
+from controller.delivery.receipts import ReceiptJudge
+from controller.ingest.ratelimit import RateLimitedLog
+from controller.mqtt.link import Incoming, MqttLink
+from controller.store import Store
+from controller.store.bulletins import (
+    OccurrenceRow,
+    get_bulletin,
+    get_occurrence,
+    overdue_occurrences,
+    set_occurrence_state,
+)
+from controller.store.bulletins import due_occurrences as due_in_store
+from controller.store.contents import get_content
+from controller.store.deliveries import (
+    DeliveryEvent,
+    DeliveryUpdate,
+    insert_deliveries,
+    load_deliveries,
+    record_delivery_events,
+    save_deliveries,
+)
+from controller.store.registry_rows import load_groups, load_receivers
+from controller.store.schema import occurrences
+from devices.delivery import Delivery, Step, cancel, expire, is_terminal, offer, rank, start
+from devices.protocol import ReceiverBirth, Topics
+from devices.protocol.command_bodies import Assign, Cancel, TimeReply
+from devices.protocol.receipts import (
+    RepairRequest,
+    decode_receipt,
+    decode_repair,
+    decode_time_request,
+)
+from devices.protocol.signing import SigningKey
+from devices.protocol.topics import ReceiverChannel, Scope
+from devices.registry import GroupTree, Receiver
+from loa.clock import Clock
+from loa.errors import DecodeError
+
+log = logging.getLogger(__name__)
+
+REGISTRY_REFRESH_S = 10.0
+#: A delivery `playing` at its occurrence's expiry is given this long after the
+#: play time to report `played` before it is ended.
+PLAYING_GRACE = timedelta(seconds=60)
+
+
+@dataclass
+class DeliveryCounters:
+    dispatched: int = 0
+    births: int = 0
+    receipts: int = 0
+    repairs: int = 0
+    repair_chunks: int = 0
+    clock_requests: int = 0
+    rejected_input: int = 0
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        topics: Topics,
+        store: Store,
+        *,
+        clock: Clock,
+        key: SigningKey,
+        files: ContentStore,
+        config: DeliveryConfig,
+        is_online: Callable[[str], bool],
+    ) -> None:
+        self._topics = topics
+        self._store = store
+        self._clock = clock
+        self._files = files
+        self._config = config
+        self.outbox = Outbox(clock, in_flight=config.chunks_in_flight)
+        self.send = Messenger(topics, key, clock, files, self.outbox)
+        self.judge = ReceiptJudge()
+        self.counters = DeliveryCounters()
+        self.active: dict[str, ActiveOccurrence] = {}
+        self._receivers: dict[str, Receiver] = {}
+        self._registry: list[Receiver] = []
+        self._tree = GroupTree([])
+        self._listening: dict[str, frozenset[str]] = {}
+        self._is_online = is_online
+        self._births: dict[str, ReceiverBirth] = {}
+        self._updates: dict[tuple[str, str], DeliveryUpdate] = {}
+        self._finished: list[tuple[str, str]] = []
+        self._events: list[DeliveryEvent] = []
+        self._repair_budget: dict[str, tuple[float, int]] = {}
+        self._last_refresh = -REGISTRY_REFRESH_S
+        self._wake = asyncio.Event()
+        self._warn = RateLimitedLog(log)
+
+    # What the rest of the controller tells it
+
+    def birth(self, birth: ReceiverBirth) -> None:
+        """A registered receiver announced itself (live): send it what it lacks."""
+        self._births[birth.id] = birth
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for due and cancelled occurrences now rather than at the next poll."""
+        self._wake.set()
+
+    # LinkHooks
+
+    async def prepare(self) -> None:
+        return None
+
+    async def connected(self, link: MqttLink) -> None:
+        channels: tuple[ReceiverChannel, ...] = ("receipt", "repair", "time")
+        for channel in channels:
+            await link.subscribe(self._topics.every_receiver(channel))
+        self.outbox.attach(link)
+        self._wake.set()
+
+    async def disconnected(self, reason: str) -> None:
+        self.outbox.detach()
+
+    async def message(self, message: Incoming) -> None:
+        parsed = self._topics.parse_receiver(message.topic)
+        if parsed is None:
+            return
+        receiver_id, channel = parsed
+        now = self._clock.now()
+        try:
+            if channel == "receipt":
+                receipt = decode_receipt(message.payload, message.topic, receiver_id)
+                self.judge.received(receipt, now)
+                self.counters.receipts += 1
+                self._wake.set()
+            elif channel == "repair":
+                self._repair(decode_repair(message.payload, message.topic, receiver_id))
+            elif channel == "time":
+                request = decode_time_request(message.payload, message.topic, receiver_id)
+                if receiver_id in self._receivers:
+                    body = TimeReply(request.request, received=now, sent=self._clock.now())
+                    self.send.command("rx", receiver_id, body, now + TIME_VALID)
+                    self.counters.clock_requests += 1
+        except DecodeError as exc:
+            self.counters.rejected_input += 1
+            self._warn.warning(
+                exc.reason, self._clock.monotonic(), "bad %s: %s", channel, exc.problem
+            )
+
+    # The task
+
+    async def load(self) -> None:
+        """The registry, and every dispatched occurrence that has not ended."""
+        await self._refresh_registry(force=True)
+        async with self._store.read() as session:
+            ids: list[str] = list(
+                (
+                    await session.execute(
+                        select(occurrences.c.id).where(occurrences.c.state == "dispatched")
+                    )
+                ).scalars()
+            )
+            for occurrence_id in ids:
+                occurrence = await get_occurrence(session, occurrence_id)
+                if occurrence is None:
+                    continue
+                active = await self._activate(session, occurrence)
+                if active is None:
+                    continue
+                for delivery in await load_deliveries(session, occurrence_id):
+                    active.deliveries[delivery.receiver] = delivery
+                self.active[occurrence_id] = active
+        if self.active:
+            log.info("resuming %d occurrences being delivered", len(self.active))
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.outbox.run(), name="delivery-outbox")
+            tasks.create_task(self._loop(), name="delivery-steps")
+
+    async def _loop(self) -> None:
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._config.poll_s):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                try:
+                    await self.step()
+                except Exception:
+                    log.exception("delivery step failed; retrying at the next one")
+        finally:
+            await self._flush()
+
+    async def step(self) -> None:
+        now = self._clock.now()
+        await self._refresh_registry()
+        self._answer_births(now)
+        self._apply_receipts(now)
+        await self._dispatch_due(now)
+        await self._follow_cancels(now)
+        await self._expire(now)
+        await self._flush()
+
+    # Steps
+
+    async def _refresh_registry(self, *, force: bool = False) -> None:
+        tick = self._clock.monotonic()
+        if not force and tick - self._last_refresh < REGISTRY_REFRESH_S:
+            return
+        self._last_refresh = tick
+        async with self._store.read() as session:
+            groups = await load_groups(session)
+            receivers = await load_receivers(session)
+        self._tree = GroupTree(groups)
+        self._receivers = receivers
+        self._registry = list(receivers.values())
+
+    def _answer_births(self, now: datetime) -> None:
+        births, self._births = self._births, {}
+        for receiver_id, birth in births.items():
+            receiver = self._receivers.get(receiver_id)
+            if receiver is None:
+                continue
+            self.counters.births += 1
+            wanted = memberships(receiver, self._tree)
+            heard = frozenset(birth.groups) if birth.groups is not None else None
+            self._listening[receiver_id] = heard or frozenset()
+            if heard != wanted:
+                body = Assign(tuple(sorted(wanted)), receiver.language)
+                self.send.command("rx", receiver_id, body, now + ASSIGN_VALID)
+            for active in self.active.values():
+                self._resend(active, receiver, now)
+
+    def _resend(self, active: ActiveOccurrence, receiver: Receiver, now: datetime) -> None:
+        """Send one receiver its play command again, if it has not started playing."""
+        delivery = active.deliveries.get(receiver.id)
+        if (
+            delivery is None
+            or is_terminal(delivery.state)
+            or rank(delivery.state) >= rank("playing")
+        ):
+            return
+        if active.occurrence.state == "cancelled":
+            return
+        content = active.contents[language_for(receiver, list(active.contents))].content
+        command_id = self.send.command(
+            "rx", receiver.id, active.play(), active.occurrence.expires_at
+        )
+        if active.emergency:
+            self._push(active, "rx", receiver.id, content)
+        self._offer(active, delivery, content, command_id, now)
+
+    def _apply_receipts(self, now: datetime) -> None:
+        for event, update, occurrence_id in self.judge.judge(self.active, now):
+            self._events.append(event)
+            if update is not None:
+                self._updates[(update.delivery.occurrence, update.delivery.receiver)] = update
+            if occurrence_id is not None:
+                self._finish_if_done(occurrence_id, now)
+
+    async def _dispatch_due(self, now: datetime) -> None:
+        lead = timedelta(seconds=self._config.lead_s)
+        async with self._store.read() as session:
+            due = await due_in_store(session, now=now, lead=lead)
+        for occurrence in due:
+            try:
+                await self._dispatch(occurrence.id, now)
+            except (AudioError, TargetError) as exc:
+                log.error("occurrence %s cannot be dispatched: %s", occurrence.id, exc)
+                async with self._store.write() as session:
+                    await set_occurrence_state(session, occurrence.id, "expired", now)
+
+    async def _dispatch(self, occurrence_id: str, now: datetime) -> None:
+        async with self._store.write() as session:
+            occurrence = await get_occurrence(session, occurrence_id)
+            if occurrence is None or occurrence.state != "scheduled":
+                return
+            active = await self._activate(session, occurrence)
+            if active is None:
+                return
+            detail = await get_bulletin(session, occurrence.bulletin_id)
+            if detail is None:
+                return
+            targeted = resolve(detail.targets, self._registry, self._tree)
+            deliveries = {r.id: start(occurrence_id, r.id, now) for r in targeted}
+            await insert_deliveries(session, list(deliveries.values()))
+            await set_occurrence_state(session, occurrence_id, "dispatched", now)
+        active.occurrence = dataclasses.replace(occurrence, state="dispatched", dispatched_at=now)
+        active.deliveries = deliveries
+        self.active[occurrence_id] = active
+        self.counters.dispatched += 1
+        contents = {language: ref.content for language, ref in active.contents.items()}
+        units = fan_out(
+            targeted, self._registry, self._tree, contents, listening=self._listening_of
+        )
+        play = active.play()
+        deadline = occurrence.expires_at
+        for unit in units:
+            online = [rx for rx in unit.receivers if self._is_online(rx)]
+            if not online:
+                continue  # they are sent it when they come back (step 2)
+            scope: Scope = "grp" if unit.scope == "group" else "rx"
+            command_id = self.send.command(scope, unit.id, play, deadline)
+            if scope == "grp" or active.emergency:
+                self._push(active, scope, unit.id, unit.content)
+            for receiver_id in online:
+                self._offer(active, deliveries[receiver_id], unit.content, command_id, now)
+        log.info(
+            "dispatched %s %r to %d receivers in %d publishes",
+            occurrence_id[:12],
+            active.bulletin.title,
+            len(targeted),
+            len(units),
+        )
+
+    async def _activate(
+        self, session: AsyncSession, occurrence: OccurrenceRow
+    ) -> ActiveOccurrence | None:
+        detail = await get_bulletin(session, occurrence.bulletin_id)
+        if detail is None:
+            return None
+        rows = {}
+        for content_id in detail.contents.values():
+            row = await get_content(session, content_id)
+            if row is None:
+                raise AudioError(f"content {content_id} of bulletin {detail.bulletin.id} is gone")
+            rows[content_id] = row
+        refs = content_refs(self._files, detail.contents, rows)
+        return ActiveOccurrence(occurrence, detail.bulletin, refs)
+
+    def _push(self, active: ActiveOccurrence, scope: Scope, owner: str, content: str) -> None:
+        ref = active.content(content)
+        if ref is None:
+            return
+        self.send.chunks_of(
+            scope,
+            owner,
+            content,
+            range(ref.chunk_count),
+            active.occurrence.expires_at,
+        )
+
+    def _offer(
+        self,
+        active: ActiveOccurrence,
+        delivery: Delivery,
+        content: str,
+        command_id: str,
+        now: datetime,
+    ) -> None:
+        step = offer(delivery, content, now)
+        if step.applied:
+            active.deliveries[delivery.receiver] = step.delivery
+            key = (delivery.occurrence, delivery.receiver)
+            self._updates[key] = DeliveryUpdate(step.delivery, command_id=command_id)
+            self._events.append(self.judge.controller_event(step, command_id, now))
+
+    def _listening_of(self, receiver_id: str) -> frozenset[str]:
+        return self._listening.get(receiver_id, frozenset())
+
+    def _repair(self, request: RepairRequest) -> None:
+        self.counters.repairs += 1
+        active = next(
+            (a for a in self.active.values() if a.serves(request.id, request.content)), None
+        )
+        ref = None if active is None else active.content(request.content)
+        if active is None or ref is None:
+            self._warn.warning(
+                "unasked_repair",
+                self._clock.monotonic(),
+                "repair request from %s for content %s, which no live occurrence sends it",
+                request.id,
+                request.content[:12],
+            )
+            return
+        wanted = [i for i in request.chunks if 0 <= i < ref.chunk_count]
+        wanted = wanted[: self._repair_allowance(request.id, len(wanted))]
+        self.counters.repair_chunks += self.send.chunks_of(
+            "rx", request.id, request.content, wanted, active.occurrence.expires_at
+        )
+
+    def _repair_allowance(self, receiver_id: str, asked: int) -> int:
+        tick = self._clock.monotonic()
+        start_tick, used = self._repair_budget.get(receiver_id, (tick, 0))
+        if tick - start_tick >= 60.0:
+            start_tick, used = tick, 0
+        allowed = max(0, min(asked, self._config.repair_chunks_per_minute - used))
+        self._repair_budget[receiver_id] = (start_tick, used + allowed)
+        return allowed
+
+    async def _follow_cancels(self, now: datetime) -> None:
+        if not self.active:
+            return
+        async with self._store.read() as session:
+            rows: list[str] = list(
+                (
+                    await session.execute(
+                        select(occurrences.c.id).where(
+                            occurrences.c.id.in_(list(self.active)),
+                            occurrences.c.state == "cancelled",
+                        )
+                    )
+                ).scalars()
+            )
+            cancelled = [i for i in rows if self.active[i].occurrence.state != "cancelled"]
+        for occurrence_id in cancelled:
+            active = self.active[occurrence_id]
+            active.occurrence = dataclasses.replace(active.occurrence, state="cancelled")
+            cancel_body = Cancel(occurrence_id)
+            for delivery in list(active.deliveries.values()):
+                if is_terminal(delivery.state):
+                    continue
+                if delivery.state == "queued":
+                    self._end(active, cancel(delivery, now), now)
+                else:
+                    self.send.command(
+                        "rx", delivery.receiver, cancel_body, active.occurrence.expires_at
+                    )
+            log.info("occurrence %s cancelled", occurrence_id[:12])
+
+    async def _expire(self, now: datetime) -> None:
+        for active in list(self.active.values()):
+            occurrence = active.occurrence
+            if occurrence.expires_at > now:
+                continue
+            play_time = timedelta(
+                milliseconds=max(r.duration_ms for r in active.contents.values())
+                * active.bulletin.repeat
+            )
+            for delivery in list(active.deliveries.values()):
+                if is_terminal(delivery.state):
+                    continue
+                if (
+                    delivery.state == "playing"
+                    and now < occurrence.expires_at + play_time + PLAYING_GRACE
+                ):
+                    continue
+                end = cancel if occurrence.state == "cancelled" else expire
+                self._end(active, end(delivery, now), now)
+            self._finish_if_done(active.id, now)
+        async with self._store.write() as session:
+            for occurrence in await overdue_occurrences(session, now=now):
+                if occurrence.id not in self.active and occurrence.state == "scheduled":
+                    await set_occurrence_state(session, occurrence.id, "expired", now)
+
+    def _end(self, active: ActiveOccurrence, step: Step, now: datetime) -> None:
+        if not step.applied:
+            return
+        delivery = step.delivery
+        active.deliveries[delivery.receiver] = delivery
+        self._updates[(delivery.occurrence, delivery.receiver)] = DeliveryUpdate(delivery)
+        self._events.append(self.judge.controller_event(step, None, now))
+
+    def _finish_if_done(self, occurrence_id: str, now: datetime) -> None:
+        active = self.active.get(occurrence_id)
+        if active is not None and active.finished():
+            self._finished.append((occurrence_id, active.occurrence.state))
+            del self.active[occurrence_id]
+
+    async def _flush(self) -> None:
+        updates, self._updates = list(self._updates.values()), {}
+        events, self._events = self._events, []
+        finished, self._finished = self._finished, []
+        if not (updates or events or finished):
+            return
+        now = self._clock.now()
+        async with self._store.write() as session:
+            if updates:
+                await save_deliveries(session, updates)
+            if events:
+                await record_delivery_events(session, events)
+            for occurrence_id, state in finished:
+                if state == "dispatched":
+                    await set_occurrence_state(session, occurrence_id, "done", now)
