@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Literal
 
 from audio.content_store import ContentStore, StoredContent
-from audio.errors import AudioError
+from audio.errors import AudioError, SilentAudio
 from audio.ffmpeg import Tools
 from audio.prepare import Prepared, PrepareSettings, decode_to_wav, prepare
 from audio.store_errors import ContentNotFound
 from audio.tts.engine import TtsEngine
 from audio.tts.synthesise import Speech, synthesise_text
+from audio.tts.vietnamese import TextError
 from controller.store import Store
 from controller.store.contents import (
     ContentRow,
@@ -165,6 +166,10 @@ class AudioLibrary:
             prepared = await asyncio.to_thread(
                 prepare, speech.path, staging, self._with(chime), tools=self._tools
             )
+        except SilentAudio as exc:
+            raise TextError(
+                text, "it reads as less than half a second of speech; write the bulletin in words"
+            ) from exc
         finally:
             speech.path.unlink(missing_ok=True)
         added = await self._keep(

@@ -90,11 +90,12 @@ async def send_bulletin(
     targeted = resolve(targets, registry, tree)
     if not targeted:
         raise TargetError(f"{request.targets!r} names no registered receiver")
-    content_id, title, created = await _audio(library, request)
     now = clock.now()
     play_at = request.play_at
     if play_at is not None and play_at < now - timedelta(seconds=5):
         raise RequestError(f"--at {play_at.isoformat()} is in the past")
+    content_id, title, created = await _audio(library, request)
+    now = clock.now()
     if play_at is None and request.priority != "emergency":
         play_at = now + START_DELAY
     expires_after = request.expires_after or timedelta(
