@@ -28,6 +28,8 @@ class ActiveOccurrence:
     contents: dict[str, ContentRef]
     #: receiver id -> its delivery as last applied
     deliveries: dict[str, Delivery] = field(default_factory=dict)
+    #: receiver id -> the id of the last play command sent to it (group or its own)
+    commands: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

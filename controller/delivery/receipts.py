@@ -6,7 +6,8 @@ kept in `delivery_events`, so the province can see everything a receiver said,
 including what was not applied:
 
 - `rejected_command`: a receiver refused a command that named no occurrence (forged,
-  garbled): a security anomaly, logged as a warning;
+  garbled), a copy of one it already had (`replayed`), or one that is not the last play
+  command we sent it: a security anomaly, logged as a warning, that ends nothing;
 - `unknown_occurrence`: a receipt for an occurrence that is not being delivered (ended
   long ago, or never existed);
 - `not_targeted`: a receipt for an occurrence that does not target that receiver;
@@ -78,6 +79,12 @@ class ReceiptJudge:
             detail = "no occurrence being delivered has this id"
             return self._event(receipt, received_at, "unknown_occurrence", detail), None, None
         delivery = occurrence.deliveries.get(receipt.id)
+        if delivery is not None and receipt.state == "rejected":
+            refusal = self._refusal(receipt, occurrence)
+            if refusal is not None:
+                self._anomaly(receipt, refusal)
+                event = self._event(receipt, received_at, "rejected_command", refusal)
+                return event, None, None
         if delivery is None:
             self._anomaly(receipt, "is not targeted by this occurrence")
             detail = "the occurrence does not target this receiver"
@@ -100,6 +107,21 @@ class ReceiptJudge:
         update = DeliveryUpdate(step.delivery, proof=receipt.proof)
         ended = occurrence_id if is_terminal(step.delivery.state) else None
         return event, update, ended
+
+    @staticmethod
+    def _refusal(receipt: Receipt, occurrence: ActiveOccurrence) -> str | None:
+        """Why a `rejected` receipt must not end the delivery, or None if it may.
+
+        Only the refusal of the last play command we sent that receiver ends it: a refused
+        QoS 1 duplicate (`replayed`), an older command, or a forged one naming the
+        occurrence says nothing about whether the receiver will play.
+        """
+        if receipt.reason == "replayed":
+            return "refused a copy of a command it already had (replayed)"
+        sent = occurrence.commands.get(receipt.id)
+        if sent is None or receipt.command != sent:
+            return f"refused a command ({receipt.reason}) that is not the last one we sent it"
+        return None
 
     def controller_event(self, step: Step, command_id: str | None, now: datetime) -> DeliveryEvent:
         """The event of one of the controller's own moves (queue, offer, end)."""

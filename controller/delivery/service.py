@@ -239,7 +239,7 @@ class DeliveryService:
     async def step(self) -> None:
         now = self._clock.now()
         await self._refresh_registry()
-        self._answer_births(now)
+        await self._answer_births(now)
         self._apply_receipts(now)
         await self._dispatch_due(now)
         await self._follow_cancels(now)
@@ -260,8 +260,10 @@ class DeliveryService:
         self._receivers = receivers
         self._registry = list(receivers.values())
 
-    def _answer_births(self, now: datetime) -> None:
+    async def _answer_births(self, now: datetime) -> None:
         births, self._births = self._births, {}
+        if any(receiver_id not in self._receivers for receiver_id in births):
+            await self._refresh_registry(force=True)  # registered since the last look
         for receiver_id, birth in births.items():
             receiver = self._receivers.get(receiver_id)
             if receiver is None:
@@ -393,6 +395,7 @@ class DeliveryService:
         command_id: str,
         now: datetime,
     ) -> None:
+        active.commands[delivery.receiver] = command_id
         step = offer(delivery, content, now)
         if step.applied:
             active.deliveries[delivery.receiver] = step.delivery

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 REFRESH_SECONDS = 10.0
+#: A message from an unknown id re-reads the registry, at most this often.
+EARLY_REFRESH_S = 2.0
+#: Births of unregistered ids kept for the moment they are registered, at most.
+MAX_WAITING_BIRTHS = 10_000
 #: How often one unregistered receiver is written down (it may send every few seconds).
 UNREGISTERED_RECORD_SECONDS = 60.0
 #: Transitions kept for a retry while the store cannot be written.
@@ -91,6 +95,8 @@ class ReceiverIngest:
         self._warn = RateLimitedLog(log)
         self.counters = IngestCounters()
         self._birth_listeners: list[Callable[[ReceiverBirth], None]] = []
+        #: Live births of receivers not (yet) registered, applied if they are registered.
+        self._waiting_births: dict[str, ReceiverBirth] = {}
 
     def is_online(self, receiver_id: str) -> bool:
         """Whether a registered receiver's link is up now (online or flapping and up)."""
@@ -156,22 +162,40 @@ class ReceiverIngest:
             self._reject(exc.reason, message.topic, exc.problem)
             return
         machine = self._machines.get(receiver_id)
+        if machine is None and self._clock.monotonic() - self._last_refresh >= EARLY_REFRESH_S:
+            await self._refresh(now)  # it may have been imported a moment ago
+            machine = self._machines.get(receiver_id)
         if machine is None:
             birth = decoded if isinstance(decoded, ReceiverBirth) else None
+            if birth is not None and not message.retain:
+                if len(self._waiting_births) >= MAX_WAITING_BIRTHS:
+                    self._waiting_births.pop(next(iter(self._waiting_births)))
+                self._waiting_births[receiver_id] = birth
             await self._unregistered_message(receiver_id, message.topic, birth, now)
             return
+        self._apply(machine, decoded, now, retained=message.retain)
+
+    def _apply(
+        self,
+        machine: ReceiverHealth,
+        decoded: ReceiverStatus | Heartbeat,
+        now: datetime,
+        *,
+        retained: bool,
+    ) -> None:
+        receiver_id = machine.receiver_id
         self.counters.applied += 1
         if isinstance(decoded, Heartbeat):
             self._record(machine, machine.heartbeat(decoded, now))
             self._telemetry.add(receiver_id)
         elif isinstance(decoded, ReceiverBirth):
-            self._record(machine, machine.birth(decoded, now, retained=message.retain))
+            self._record(machine, machine.birth(decoded, now, retained=retained))
             self._changed.add(receiver_id)  # firmware and interval, even without a transition
-            if not message.retain:
+            if not retained:
                 for listener in self._birth_listeners:
                     listener(decoded)
         else:
-            self._record(machine, machine.offline(decoded, now, retained=message.retain))
+            self._record(machine, machine.offline(decoded, now, retained=retained))
 
     # The task
 
@@ -189,7 +213,8 @@ class ReceiverIngest:
         now = self._clock.now()
         for machine in self._machines.values():
             self._record(machine, machine.tick(now))
-        if self._clock.monotonic() - self._last_refresh >= REFRESH_SECONDS:
+        since = self._clock.monotonic() - self._last_refresh
+        if since >= REFRESH_SECONDS or (self._waiting_births and since >= EARLY_REFRESH_S):
             await self._refresh(now)
         await self.flush()
 
@@ -296,8 +321,11 @@ class ReceiverIngest:
             return
         added = ids - self._machines.keys()
         for receiver_id in added:
-            self._machine(receiver_id, now, None)
+            machine = self._machine(receiver_id, now, None)
             self._unregistered.pop(receiver_id, None)
+            birth = self._waiting_births.pop(receiver_id, None)
+            if birth is not None:  # it announced itself before it was registered
+                self._apply(machine, birth, now, retained=False)
         for receiver_id in self._machines.keys() - ids:
             del self._machines[receiver_id]
         if added:

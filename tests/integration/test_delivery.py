@@ -16,8 +16,17 @@ import pytest
 from audio.ffmpeg import find_tools
 from controller.delivery.status import Report, cancel_occurrence, occurrence_report
 from controller.store.deliveries import list_delivery_events
+from controller.store.registry import import_registry
 from devices.delivery import is_terminal
-from tests.integration.delivery_support import World, now, until, world_running
+from devices.registry import parse_registry
+from tests.integration.delivery_support import (
+    MEMBERSHIPS,
+    REGISTRY,
+    World,
+    now,
+    until,
+    world_running,
+)
 from tests.support.mosquitto import PrivateMosquitto
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -226,3 +235,52 @@ async def test_clock_requests_are_answered_with_a_signed_time(
         answer = next(c.body for c in rx.commands if c.type == "time")
         assert answer.request == 7  # type: ignore[union-attr]
         assert abs((answer.received - sent_at).total_seconds()) < 2  # type: ignore[union-attr]
+
+
+async def test_only_the_refusal_of_the_last_command_sent_ends_a_delivery(
+    tmp_path: Path, topic_prefix: str, mosquitto: PrivateMosquitto, recording: Path
+) -> None:
+    async with world_running(tmp_path, topic_prefix, mosquitto) as world:
+        rx = world.receiver("rx-b1")
+        ingest = world.controller.ingest
+        assert ingest is not None
+        await until("online", lambda: ingest.is_online("rx-b1"))
+        sent = await world.send(recording, "rx-b1", play_at=now() + timedelta(seconds=30))
+        occurrence = sent.occurrence.id
+        await until("play command", lambda: bool(rx.plays()))
+        command = rx.commands[-1].id
+        # A refused QoS 1 copy, and a refused command we never sent: recorded, not applied.
+        rx.receipt(occurrence, "rejected", command=command, reason="replayed")
+        rx.receipt(occurrence, "rejected", command="d" * 32, reason="bad_signature")
+        rx.receipt(occurrence, "accepted")
+        await until_states(world, occurrence, {"rx-b1": "accepted"})
+        # The refusal of the command we did send ends it (say, a wrong key provisioned).
+        rx.receipt(occurrence, "rejected", command=command, reason="bad_signature")
+        await until_states(world, occurrence, {"rx-b1": "rejected"})
+        found = await report(world, occurrence)
+        assert found.deliveries[0].reason == "bad_signature"
+
+
+async def test_a_receiver_registered_while_the_controller_runs_is_served_at_once(
+    tmp_path: Path, topic_prefix: str, mosquitto: PrivateMosquitto
+) -> None:
+    async with world_running(tmp_path, topic_prefix, mosquitto) as world:
+        newcomer = parse_registry(
+            REGISTRY.replace("  - {id: rx-b1, name: Loa B1, village: ban-b}",
+                             "  - {id: rx-b1, name: Loa B1, village: ban-b}\n"
+                             "  - {id: rx-b2, name: Loa B2, village: ban-b}"),
+            "test registry", "yaml",
+        )  # fmt: skip
+        MEMBERSHIPS["rx-b2"] = ("ban-b", "tinh", "xa")
+        try:
+            await import_registry(
+                world.store, newcomer.groups, newcomer.receivers, dry_run=False, at=now()
+            )
+            rx = world.receiver("rx-b2", groups=False)  # announces itself at once
+            ingest = world.controller.ingest
+            assert ingest is not None
+            # Well before the 10 s registry refresh: the birth itself made it look.
+            await until("tracked and online", lambda: ingest.is_online("rx-b2"), timeout=5)
+            await until("assigned its groups", lambda: "assign" in rx.types(), timeout=5)
+        finally:
+            del MEMBERSHIPS["rx-b2"]

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.delivery.plan import (
-    Target,
     TargetError,
     fan_out,
     language_for,
@@ -21,6 +20,7 @@ from controller.delivery.plan import (
     parse_targets,
     resolve,
 )
+from controller.store.bulletins import Target
 from devices.registry import GroupTree, Receiver, read_registry
 from tests.devices.registry.support import EXAMPLE_YAML
 
