@@ -12,15 +12,27 @@ samples and their back-off jitter come from one generator shared by the fleet:
 `start()` powers them on at `ramp_per_s` receivers per second (a commune whose
 power comes back does not reconnect in one wave); `stop()` says goodbye from
 all of them, at most `stop_concurrency` at a time, within a bound.
+
+Each receiver keeps its flash (content cache, command ids, occurrences) in
+`<data_root>/<id>/`; with no `data_root` in the settings the fleet names one
+temporary folder for all of them (made by the first receiver that writes) and
+deletes it when it stops. A receiver's
+clock offset and drift are drawn from its own generator too (after its
+telemetry profile), unless its spec fixes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from loa.clock import Clock, SystemClock
@@ -68,6 +80,10 @@ class Fleet:
     ) -> None:
         if ramp_per_s <= 0:
             raise ValueError("ramp_per_s must be > 0")
+        self._temporary: Path | None = None
+        if settings.data_root is None:
+            self._temporary = Path(tempfile.gettempdir()) / f"loa-sim-fleet-{uuid.uuid4().hex}"
+            settings = dataclasses.replace(settings, data_root=self._temporary)
         self.settings = settings
         self.ramp_per_s = ramp_per_s
         self.epochs = epochs or EpochStore()
@@ -154,6 +170,8 @@ class Fleet:
 
         tasks = [asyncio.create_task(stop_one(r), name=f"stop-{r.id}") for r in self]
         if not tasks:
+            if self._temporary is not None:
+                shutil.rmtree(self._temporary, ignore_errors=True)
             return
         done, pending = await asyncio.wait(tasks, timeout=timeout)
         for task in pending:
@@ -164,6 +182,8 @@ class Fleet:
         if pending:
             log.warning("%d receivers did not stop within %g s", len(pending), timeout)
             await asyncio.wait(pending, timeout=1.0)
+        if self._temporary is not None:
+            shutil.rmtree(self._temporary, ignore_errors=True)
         for task in done:
             task.result()  # a bug in stop() should not pass unseen
 

@@ -16,6 +16,15 @@ What it does on the wire is `docs/protocol.md`, built only from `devices.protoco
   DISCONNECT (so no will); a lost connection is retried after a jittered
   exponential back-off, with a new epoch.
 
+Bulletins (`simulators.delivery`): it also subscribes to its chunk topic and to
+the command and chunk topics of every group it was assigned (its birth lists
+them), hands commands and chunks to its `DeliveryAgent`, publishes the agent's
+receipts (QoS 1, `seq` counting the receipts of the epoch) and repair requests,
+and wakes the agent when it asks to be (one timer handle, no task: playing goes
+on while the link is down). Its clock (`sim_clock`) is off and drifts; the
+agent corrects it by time sync. A reboot or a power cut loses the agent's memory
+but not its flash: the next boot reads the folder back.
+
 Faults: `kill()` (a power cut, until `power_on()`), `half_open()` (the link
 freezes until `restore_link()`), `fail_speaker()`, `fail_amplifier()` and
 their repairs, `reboot()`. `stop()` is the clean end.
@@ -27,7 +36,8 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from devices.protocol import ControllerPresence, Heartbeat, ReceiverBirth, ReceiverOffline
@@ -35,7 +45,12 @@ from devices.protocol.receiver import OfflineReason
 from loa.backoff import Backoff
 from loa.clock import Clock, SystemClock
 from loa.errors import DecodeError
+from simulators.bell import Bell
 from simulators.config import ReceiverSpec, SimSettings
+from simulators.delivery.agent import DeliveryAgent
+from simulators.delivery.clock import SimClock
+from simulators.delivery.driver import DeliveryDriver
+from simulators.delivery.outbox import DeliveryCounters
 from simulators.epochs import EpochStore
 from simulators.mqtt import Message, MqttClient, MqttError, Will
 from simulators.telemetry import Telemetry
@@ -44,35 +59,6 @@ log = logging.getLogger(__name__)
 
 State = Literal["off", "connecting", "online", "half-open", "waiting", "rebooting", "stopped"]
 _Ending = Literal["stop", "reboot", "lost"]
-
-
-class Bell:
-    """Wakes the one task of a receiver; lighter than `asyncio.Event` (no deque of waiters)."""
-
-    __slots__ = ("_rung", "_waiter")
-
-    def __init__(self) -> None:
-        self._rung = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def ring(self) -> None:
-        self._rung = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def wait(self, deadline: float | None = None) -> bool:
-        """Until rung (True) or the loop time `deadline` (False); a ring is used up once."""
-        if not self._rung:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await self._waiter
-            except TimeoutError:
-                return False
-            finally:
-                self._waiter = None
-        self._rung = False
-        return True
 
 
 @dataclass
@@ -85,6 +71,7 @@ class Counters:
     reconnects: int = 0
     connect_failures: int = 0
     commands: int = 0
+    delivery: DeliveryCounters = field(default_factory=DeliveryCounters)
 
 
 class SimReceiver:
@@ -113,6 +100,7 @@ class SimReceiver:
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max, noise)
         self._epochs = epochs or EpochStore()
         self._clock = clock or SystemClock()
+        self.sim_clock = self._own_clock(rng)
         topics = settings.topics
         self._status_topic = topics.receiver(spec.id, "status")
         self._heartbeat_topic = topics.receiver(spec.id, "heartbeat")
@@ -127,6 +115,10 @@ class SimReceiver:
         self._task: asyncio.Task[None] | None = None
         self._client: MqttClient | None = None
         self._bell = Bell()
+        self.driver = DeliveryDriver(
+            spec.id, settings, self.sim_clock, self.counters.delivery, self._bell.ring
+        )
+        self.receipt_seq = 0
         self._stopping = False
         self._rebooting = False
         self._announce = False
@@ -135,6 +127,11 @@ class SimReceiver:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def delivery(self) -> DeliveryAgent | None:
+        """Its delivery firmware while it is powered (None when off)."""
+        return self.driver.agent
 
     @property
     def state(self) -> State:
@@ -173,6 +170,7 @@ class SimReceiver:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        self.driver.power_off()
         self._set_state("off")
 
     def half_open(self) -> None:
@@ -213,6 +211,7 @@ class SimReceiver:
         """Stop cleanly (`offline`/`shutdown`, DISCONNECT), or cut the power after `timeout`."""
         task = self._task
         if task is None:
+            self.driver.close()
             self._set_state("stopped")
             return
         self._stopping = True
@@ -225,6 +224,7 @@ class SimReceiver:
             self.kill()
             await asyncio.wait({task}, timeout=1.0)
         self._task = None
+        self.driver.close()
         self._set_state("stopped")
 
     # -- the firmware ----------------------------------------------------------------------
@@ -236,8 +236,27 @@ class SimReceiver:
         if self._task is task:
             self._task = None
 
+    def _own_clock(self, rng: random.Random) -> SimClock:
+        """Its clock: the spec's offset and drift, else drawn (after the telemetry profile)."""
+        s, spec = self.settings, self.spec
+        offset = spec.clock_offset_s
+        if offset is None and s.clock_skew_s is not None:
+            offset = rng.uniform(-s.clock_skew_s, s.clock_skew_s)
+        elif offset is None:
+            offset = self.telemetry.profile.clock_offset_ms / 1000
+        drift = rng.uniform(-s.clock_drift_ppm, s.clock_drift_ppm)
+        if spec.clock_drift_ppm is not None:
+            drift = spec.clock_drift_ppm
+        return SimClock(self._clock, offset, drift)
+
+    def _now(self) -> datetime:
+        """Its clock as it best knows it (corrected by time sync once it has an answer)."""
+        agent = self.driver.agent
+        return self.sim_clock.now() if agent is None else agent.clock.now()
+
     async def _run(self) -> None:
         lost = False
+        self.driver.boot()
         while not self._stopping:
             await self._wait_for_link()
             epoch = self._epochs.next(self.id)
@@ -262,8 +281,7 @@ class SimReceiver:
             if ending == "stop":
                 return
             if ending == "reboot":
-                self._set_state("rebooting")
-                await asyncio.sleep(self.settings.reboot_delay)  # simulated time away
+                await self._reboot_pause()
                 lost = False
                 continue
             lost = True
@@ -271,30 +289,42 @@ class SimReceiver:
             await self._pause(self._next_delay())
 
     async def _session(self, client: MqttClient, epoch: int) -> _Ending:
-        self.epoch, self.seq = epoch, 0
+        self.epoch, self.seq, self.receipt_seq = epoch, 0, 0
         client.closed.add_done_callback(lambda _: self._bell.ring())
-        await client.subscribe((self._cmd_topic, 1), (self._controller_topic, 1))
+        await client.subscribe(
+            (self._cmd_topic, 1), (self._controller_topic, 1), *self.driver.subscriptions()
+        )
         await self._publish_birth(client, epoch)
         self._set_state("half-open" if self._link_down else "online")
         if self._link_down:
             client.freeze()
+        self.driver.connected(client)
         loop = asyncio.get_running_loop()
         due = loop.time()
-        while True:
-            if not client.is_connected:
-                return "lost"
-            if self._stopping or self._rebooting:
-                reason: OfflineReason = "shutdown" if self._stopping else "reboot"
-                self._rebooting = False
-                await self._goodbye(client, epoch, reason)
-                return "stop" if reason == "shutdown" else "reboot"
-            if self._announce and not client.is_frozen:
-                await self._publish_birth(client, epoch)
-                due = loop.time()
-            if loop.time() >= due:
-                await self._send_heartbeat(client, epoch)
-                due = max(due + self.spec.heartbeat_s, loop.time())
-            await self._bell.wait(due)
+        try:
+            while True:
+                if not client.is_connected:
+                    return "lost"
+                if self._stopping or self._rebooting:
+                    reason: OfflineReason = "shutdown" if self._stopping else "reboot"
+                    self._rebooting = False
+                    await self._goodbye(client, epoch, reason)
+                    return "stop" if reason == "shutdown" else "reboot"
+                agent = self.driver.agent
+                if agent is not None and agent.assignment_changed and not client.is_frozen:
+                    agent.assignment_changed = False  # new groups: listen to them, say so
+                    await client.subscribe(*self.driver.subscriptions())
+                    self._announce = True
+                if self._announce and not client.is_frozen:
+                    await self._publish_birth(client, epoch)
+                    due = loop.time()
+                self.receipt_seq = await self.driver.flush(client, epoch, self.receipt_seq)
+                if loop.time() >= due:
+                    await self._send_heartbeat(client, epoch)
+                    due = max(due + self.spec.heartbeat_s, loop.time())
+                await self._bell.wait(due)
+        finally:
+            self.driver.disconnected()
 
     def _new_client(self, epoch: int) -> MqttClient:
         s = self.settings
@@ -318,17 +348,20 @@ class SimReceiver:
         birth = ReceiverBirth(
             id=self.id,
             epoch=epoch,
-            at=self._clock.now(),
+            at=self._now(),
             firmware=self.settings.firmware,
             capabilities=self.settings.capabilities,
             heartbeat_s=self.spec.heartbeat_s,
+            groups=None if self.delivery is None else self.delivery.groups,
         )
         await client.publish(self._status_topic, birth.encode(), qos=1, retain=True)
         self.counters.births += 1
 
     async def _send_heartbeat(self, client: MqttClient, epoch: int) -> None:
-        now = self._clock.now()
+        now = self._now()
         sample = self.telemetry.sample(now)
+        agent = self.driver.agent
+        measured = None if agent is None else agent.clock_offset_ms
         heartbeat = Heartbeat(
             id=self.id,
             epoch=epoch,
@@ -341,7 +374,8 @@ class SimReceiver:
             volume=sample.volume,
             temperature_c=sample.temperature_c,
             storage_free_mb=sample.storage_free_mb,
-            clock_offset_ms=sample.clock_offset_ms,
+            clock_offset_ms=sample.clock_offset_ms if measured is None else measured,
+            playing=None if agent is None else agent.playing_content,
         )
         await client.publish(self._heartbeat_topic, heartbeat.encode())
         self.seq += 1
@@ -351,16 +385,13 @@ class SimReceiver:
     async def _goodbye(self, client: MqttClient, epoch: int, reason: OfflineReason) -> None:
         if client.is_frozen:
             return  # a frozen link carries no goodbye; the caller aborts it
-        offline = ReceiverOffline(self.id, epoch, reason, at=self._clock.now())
+        offline = ReceiverOffline(self.id, epoch, reason, at=self._now())
         await client.publish(self._status_topic, offline.encode(), qos=1, retain=True)
         await client.disconnect()
 
     def _on_message(self, message: Message) -> None:
-        if message.topic == self._cmd_topic:
-            self.counters.commands += 1
-            log.debug("%s: command of %d bytes (not handled yet)", self.id, len(message.payload))
-            return
         if message.topic != self._controller_topic:
+            self.counters.commands += self.driver.route(message) == "command"
             return
         try:
             presence = ControllerPresence.decode(message.payload, message.topic)
@@ -387,8 +418,14 @@ class SimReceiver:
                 return
         if self._rebooting:
             self._rebooting = False
-            self._set_state("rebooting")
-            await asyncio.sleep(self.settings.reboot_delay)
+            await self._reboot_pause()
+
+    async def _reboot_pause(self) -> None:
+        """Off for `reboot_delay` (memory lost), then the firmware boots again."""
+        self._set_state("rebooting")
+        self.driver.power_off()
+        await asyncio.sleep(self.settings.reboot_delay)  # simulated time away
+        self.driver.boot()
 
     def _next_delay(self) -> float:
         """Jittered exponential back-off (`loa.backoff`), shared with the controller's link."""

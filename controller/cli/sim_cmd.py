@@ -8,6 +8,15 @@ imports it into the store of the same config, so the controller knows the
 receivers before they connect. `--registry` simulates the receivers of a
 registry file the technician already imported.
 
+The receivers verify commands with the controller's public key: by default
+`<data_dir>/keys/controller.pub` (written by the controller, shown by `loa keys
+show`), or `--public-key` (the key's text or a file holding it). Each keeps its
+flash (content cache of at most `--cache-mb`, command ids, occurrences) under
+`<data_dir>/sim-receivers/<id>/`, so it survives a restart of `loa sim` like the
+epochs do. `--clock-skew S` sets each receiver's clock off by up to S seconds
+either way (drawn from the seed); they correct it by the protocol's time sync.
+`--wav-dir DIR` writes what each receiver plays to `DIR/<receiver>-<occurrence>.wav`.
+
 While it runs, one command per line on standard input: `kill ID` (power cut),
 `power-on ID`, `half-open ID` (the link dies without closing), `restore ID`,
 `reboot ID`, `speaker-fail ID`, `speaker-ok ID`, `amp-fail ID`, `amp-ok ID`,
@@ -34,6 +43,7 @@ from controller.config import Config, load_config
 from loa.errors import LoaError
 
 if TYPE_CHECKING:
+    from devices.protocol.signing import VerifyKey
     from simulators.fleet import Fleet
 
 log = logging.getLogger(__name__)
@@ -88,6 +98,28 @@ def add_parser(
     parser.add_argument(
         "--duration", type=float, metavar="S", help="stop by itself after S seconds"
     )
+    parser.add_argument(
+        "--public-key",
+        metavar="TEXT|FILE",
+        help="the controller's public key, or a file holding it "
+        "(default: <data_dir>/keys/controller.pub)",
+    )
+    parser.add_argument(
+        "--clock-skew",
+        type=float,
+        metavar="S",
+        help="clocks off by up to S seconds either way (default: a few hundred ms)",
+    )
+    parser.add_argument(
+        "--wav-dir", type=Path, metavar="DIR", help="write what each receiver plays as WAVs"
+    )
+    parser.add_argument(
+        "--cache-mb",
+        type=int,
+        default=256,
+        metavar="N",
+        help="each receiver's content cache, in MiB (default 256)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -103,12 +135,22 @@ async def simulate(config: Config, args: argparse.Namespace) -> None:
     from simulators.epochs import EpochStore
     from simulators.fleet import Fleet
 
+    if args.cache_mb < 1:
+        raise LoaError(f"--cache-mb must be at least 1, not {args.cache_mb}")
+    if args.clock_skew is not None and args.clock_skew < 0:
+        raise LoaError(f"--clock-skew must be >= 0 s, not {args.clock_skew}")
+    public_key = public_key_for(config.data_dir, args.public_key)
     receivers = await _receivers(config, args)
     broker = config.broker
     settings = SimSettings(
         broker=BrokerAddress(broker.connect_host, broker.port, broker.username, broker.password),
         topic_prefix=config.topic_prefix,
         keepalive=args.keepalive,
+        public_key=public_key,
+        data_root=config.data_dir / "sim-receivers",
+        cache_bytes=args.cache_mb * 1024 * 1024,
+        wav_dir=args.wav_dir,
+        clock_skew_s=args.clock_skew,
     )
     specs = [ReceiverSpec(rid, args.heartbeat or heartbeat) for rid, heartbeat in receivers]
     # The simulated flash: epochs keep growing across runs of `loa sim`, as on real boxes.
@@ -170,6 +212,39 @@ async def _receivers(config: Config, args: argparse.Namespace) -> list[tuple[str
         f"({len(result.changes)} changes)",
     )
     return [(r.id, r.heartbeat_s) for r in commune.receivers]
+
+
+def public_key_for(data_dir: Path, given: str | None) -> VerifyKey | None:
+    """The key from `--public-key` (text or file), else the controller's `controller.pub`.
+
+    None (with a warning) when neither exists: the receivers then refuse every command.
+    """
+    from controller.keys import PUBLIC_NAME, key_folder
+    from devices.protocol.signing import VerifyKey
+
+    if given is None:
+        path = key_folder(data_dir) / PUBLIC_NAME
+        if not path.is_file():
+            emit_text(
+                f"warning: no controller key at {path} (the controller writes it on its first "
+                "start; `loa keys show`): the receivers will refuse every command"
+            )
+            return None
+        return _read_key(path)
+    path = Path(given)
+    if path.is_file():
+        return _read_key(path)
+    return VerifyKey.from_text(given, source="--public-key (neither a file nor a key)")
+
+
+def _read_key(path: Path) -> VerifyKey:
+    from devices.protocol.signing import VerifyKey
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoaError(f"{path}: cannot read the controller's public key: {exc}") from exc
+    return VerifyKey.from_text(text, source=str(path))
 
 
 def _pollable(stream: TextIO) -> bool:

@@ -273,6 +273,14 @@ class MqttClient:
         finally:
             self._pending.pop(packet_id, None)
 
+    def publish_nowait(self, topic: str, payload: bytes) -> None:
+        """Publish at QoS 0 now, without awaiting: the bytes leave before this returns.
+
+        For messages whose send time matters (a clock request carries it); a frozen
+        link swallows them like any other write.
+        """
+        self._write(publish_packet(topic, payload))
+
     async def subscribe(
         self, *filters: tuple[str, int], timeout: float | None = None
     ) -> tuple[int, ...]:

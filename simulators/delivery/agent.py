@@ -1,0 +1,223 @@
+"""The delivery firmware of one simulated receiver: from signed commands to proof of play.
+
+`DeliveryAgent` is what a receiver's firmware does with the bulletin part of
+`docs/protocol.md`, as plain synchronous code the receiver drives
+(`DeliveryDriver` runs it on the event loop):
+
+- `on_command` opens every command with `devices.protocol.open_command` (the
+  five checks, in order) and answers a refusal with a `rejected` receipt, counted
+  by reason; a refused command changes nothing else (its id is not remembered:
+  a forger must not be able to burn the id of a real command). Of the others,
+  `assign` sets the groups and language (`Assignment`), `play` and `cancel` go
+  to `Occurrences` (records, downloads, the player, receipts), `time` feeds the
+  clock estimate (`TimeSync`); each id is remembered until it expires (`NonceMemory`);
+- `on_chunk` hands chunks to `Occurrences`; `tick()` sends the clock requests
+  that are due, at once through `send_now` (QoS 0, so `t0` is when they leave),
+  then lets `Occurrences` ask for repairs, expire and play;
+- receipts and repair requests wait in `outbox` (QoS 1) until the receiver
+  publishes them, stamped then with the epoch and `seq` of its connection.
+
+Everything that must survive a reboot is in files under the receiver's folder;
+a new agent reads them back when it is made.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import zlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from devices.protocol.commands import (
+    Assign,
+    Cancel,
+    Play,
+    Rejected,
+    TimeReply,
+    open_command,
+)
+from devices.protocol.receipts import DeliveryState, TimeRequest
+from devices.protocol.signing import SigningKey, VerifyKey
+from simulators.config import SimSettings
+from simulators.delivery.assignment import Assignment
+from simulators.delivery.clock import SimClock
+from simulators.delivery.downloads import Downloads
+from simulators.delivery.heard import Heard
+from simulators.delivery.nonces import NonceMemory
+from simulators.delivery.occurrences import Occurrences
+from simulators.delivery.outbox import DeliveryCounters, Outgoing
+from simulators.delivery.timesync import TimeSync
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _nobody() -> VerifyKey:
+    """A key nobody holds: with no key provisioned, every signature fails to verify."""
+    return SigningKey.generate().public
+
+
+class DeliveryAgent:
+    """The delivery firmware of receiver `receiver_id`, keeping its flash in `folder`."""
+
+    __slots__ = (
+        "_key",
+        "_send_now",
+        "_topics",
+        "assignment",
+        "assignment_changed",
+        "clock",
+        "counters",
+        "folder",
+        "id",
+        "nonces",
+        "occurrences",
+        "raw",
+        "settings",
+        "sync",
+    )
+
+    def __init__(
+        self,
+        receiver_id: str,
+        settings: SimSettings,
+        folder: Path,
+        clock: SimClock,
+        *,
+        send_now: Callable[[str, bytes], bool],
+        counters: DeliveryCounters | None = None,
+    ) -> None:
+        """`clock` is the receiver's own clock; `send_now(topic, payload)` publishes at
+        QoS 0 at once and says whether it could. The receiver's flash is read back now.
+        """
+        self.id = receiver_id
+        self.settings = settings
+        self.folder = folder
+        self.counters = counters or DeliveryCounters()
+        self._send_now = send_now
+        self._topics = settings.topics
+        self._key = settings.public_key or _nobody()
+        self.raw = clock
+        self.sync = TimeSync(
+            interval_s=settings.time_sync_interval_s,
+            requests=settings.time_sync_requests,
+            phase=zlib.crc32(receiver_id.encode()) / 2**32,  # its own, the same every boot
+        )
+        self.nonces = NonceMemory(folder)
+        self.occurrences = Occurrences(
+            receiver_id, settings, folder, clock, sync=self.sync, counters=self.counters
+        )
+        self.clock = self.occurrences.clock
+        self.assignment = Assignment(folder)
+        #: set when an `assign` changed the groups: the receiver subscribes and announces.
+        self.assignment_changed = False
+        self.occurrences.boot()
+
+    # -- what the receiver reads -----------------------------------------------------------
+
+    @property
+    def outbox(self) -> list[Outgoing]:
+        """QoS 1 messages (receipts, repairs) waiting to be published, oldest first."""
+        return self.occurrences.reports.outbox
+
+    @property
+    def downloads(self) -> Downloads:
+        return self.occurrences.downloads
+
+    @property
+    def wav_jobs(self) -> list[tuple[Path, str]]:
+        """(cached content file, occurrence) of each play to write as a WAV."""
+        return self.occurrences.wav_jobs
+
+    @property
+    def groups(self) -> tuple[str, ...] | None:
+        """The groups it listens to; None before any `assign`."""
+        return self.assignment.groups
+
+    @property
+    def language(self) -> str:
+        return self.assignment.language
+
+    @property
+    def heard(self) -> list[Heard]:
+        """Its last plays, with true times (for measurements)."""
+        return self.occurrences.ears.heard
+
+    @property
+    def playing_content(self) -> str | None:
+        return self.occurrences.playing_content
+
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """Its clock minus the controller's as measured; None before any time answer."""
+        return self.sync.clock_offset_ms
+
+    def state_of(self, occurrence: str) -> DeliveryState | None:
+        return self.occurrences.state_of(occurrence)
+
+    # -- the link --------------------------------------------------------------------------
+
+    def connected(self) -> None:
+        """The link is up: a round of clock requests starts now."""
+        self.sync.begin(self.raw.monotonic())
+        self.tick()
+
+    def disconnected(self) -> None:
+        self.sync.stop()
+
+    # -- incoming --------------------------------------------------------------------------
+
+    def on_command(self, payload: bytes, topic: str, arrived: datetime) -> None:
+        """A message on a command topic; `arrived`: the receiver's own clock when it came."""
+        opened = open_command(
+            payload,
+            topic,
+            topics=self._topics,
+            receiver_id=self.id,
+            groups=self.groups or (),
+            key=self._key,
+            now=self.clock.now(),
+            seen=self.nonces.seen,
+        )
+        if isinstance(opened, Rejected):
+            log.info("%s: refused a command (%s): %s", self.id, opened.reason, opened.detail)
+            self.occurrences.reports.rejected(opened)
+            return
+        body = opened.body
+        if isinstance(body, Play):
+            self.occurrences.play(opened, body, self.language)
+        elif isinstance(body, Cancel):
+            self.occurrences.cancel(opened, body)
+        elif isinstance(body, TimeReply):
+            sample = self.sync.answer(
+                body.request, body.received, body.sent, arrived, self.raw.monotonic()
+            )
+            self.counters.time_samples += sample is not None
+        elif isinstance(body, Assign) and self.assignment.apply(body):
+            self.assignment_changed = True
+        self.nonces.remember(opened.id, opened.expires, self.clock.now())
+
+    def on_chunk(self, content: str, index: int, data: bytes) -> None:
+        """A chunk from a chunk topic this receiver listens to."""
+        self.occurrences.chunk(content, index, data)
+
+    # -- time ------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Do what is due: clock requests, then repairs, expiries and the player."""
+        for number, t0 in self.sync.due(self.raw.monotonic(), self.raw.now()):
+            request = TimeRequest(self.id, number, t0).encode()
+            sent = self._send_now(self._topics.receiver(self.id, "time"), request)
+            self.counters.time_requests += sent
+        self.occurrences.tick()
+
+    def next_delay(self) -> float | None:
+        """Seconds until `tick()` has something to do; None: nothing until a message comes."""
+        delays = [self.occurrences.next_delay()]
+        due = self.sync.next_due()
+        if due is not None:
+            delays.append(max(0.0, due - self.raw.monotonic()))
+        known = [delay for delay in delays if delay is not None]
+        return min(known) if known else None

@@ -1,0 +1,206 @@
+"""NTP-style time sync of a receiver against the controller (`docs/protocol.md`, `time`).
+
+A receiver sends clock requests (`rx/<id>/time`, request number `N` and `sent`
+= its clock `t0`); the controller answers with a signed `time` command carrying
+`request`, `received` and `sent` by its own clock; the receiver notes `t3`,
+its clock when the answer arrived. Then, as in NTP:
+
+    offset     = ((received - t0) + (sent - t3)) / 2     the controller's clock minus ours
+    round trip = t3 - t0
+
+The smallest round trip gives the best estimate (the least queueing in it), so
+the receiver keeps the sample with the smallest round trip among its recent
+ones (at most `keep`, none older than `max_age_s`) and corrects its clock by its
+offset. `correction_s` is that offset; `clock_offset_ms` (what receipts and
+heartbeats report: our clock minus the controller's) is its negative.
+
+Requests go in rounds: `requests` of them `spacing_s` apart, one round at each
+connection (`begin`) and then every `interval_s`. A round whose answers leave no
+sample with a round trip within `good_rtt_s` (a link or a broker busy at
+connection time: a whole village reconnecting at once) is followed by another
+after `retry_s`, doubling up to `interval_s`, each wait stretched by the
+receiver's `phase` (0 to 1: half to all of it) so a village does not retry in
+step. A round nobody answers waits the whole interval (no controller: no hurry).
+A request unanswered after `timeout_s` is forgotten (a late answer is ignored).
+Plain synchronous code on monotonic seconds and the receiver's own
+(uncorrected) clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+DEFAULT_INTERVAL_S = 300.0
+DEFAULT_REQUESTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One exchange: the controller's clock minus ours, the round trip, and when (monotonic)."""
+
+    offset_s: float
+    round_trip_s: float
+    at: float
+
+
+class TimeSync:
+    """The receiver's estimate of the controller's clock and the requests that feed it."""
+
+    __slots__ = (
+        "_best",
+        "_left",
+        "_next_at",
+        "_number",
+        "_pending",
+        "_pulled",
+        "_retry",
+        "_samples",
+        "good_rtt_s",
+        "interval_s",
+        "keep",
+        "max_age_s",
+        "phase",
+        "requests",
+        "retry_s",
+        "spacing_s",
+        "timeout_s",
+    )
+
+    def __init__(
+        self,
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        requests: int = DEFAULT_REQUESTS,
+        spacing_s: float = 0.25,
+        timeout_s: float = 5.0,
+        keep: int = 8,
+        max_age_s: float | None = None,
+        good_rtt_s: float = 0.05,
+        retry_s: float = 10.0,
+        phase: float = 1.0,
+    ) -> None:
+        if interval_s <= 0 or spacing_s < 0 or timeout_s <= 0:
+            raise ValueError("expected interval_s > 0, spacing_s >= 0 and timeout_s > 0")
+        if requests < 1 or keep < 1:
+            raise ValueError("a round has at least 1 request and at least 1 sample is kept")
+        self.interval_s = interval_s
+        self.requests = requests
+        self.spacing_s = spacing_s
+        self.timeout_s = timeout_s
+        self.keep = keep
+        self.max_age_s = 2 * interval_s if max_age_s is None else max_age_s
+        self.good_rtt_s = good_rtt_s
+        self.retry_s = retry_s
+        self.phase = min(1.0, max(0.0, phase))
+        self._retry = retry_s
+        self._pulled = False
+        self._samples: list[Sample] = []
+        self._best: Sample | None = None
+        #: request number -> (t0 by our clock as a POSIX time, monotonic time sent): floats,
+        #: and forgotten after `timeout_s`, so an unanswered receiver holds little.
+        self._pending: dict[int, tuple[float, float]] = {}
+        self._number = 0
+        self._left = 0
+        self._next_at: float | None = None
+
+    @property
+    def synced(self) -> bool:
+        return self._best is not None
+
+    @property
+    def correction_s(self) -> float:
+        """Seconds to add to our clock to read the controller's (0 before any answer)."""
+        return 0.0 if self._best is None else self._best.offset_s
+
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """Our clock minus the controller's, in ms, as the wire reports it; None before any."""
+        return None if self._best is None else round(-self._best.offset_s * 1000)
+
+    @property
+    def best(self) -> Sample | None:
+        return self._best
+
+    def begin(self, now: float) -> None:
+        """Start a round now (a new connection)."""
+        self._left = self.requests
+        self._next_at = now
+
+    def stop(self) -> None:
+        """No link: no requests until `begin`; unanswered ones are forgotten."""
+        self._next_at = None
+        self._left = 0
+        self._pending.clear()
+
+    def due(self, now: float, local: datetime) -> list[tuple[int, datetime]]:
+        """Requests to send now, as `(request number, t0)`; `local` is our clock now.
+
+        Also forgets the requests that timed out.
+        """
+        self._expire(now)
+        if self._next_at is None or now < self._next_at:
+            return []
+        if self._left == 0:
+            self._left = self.requests  # the next round
+        self._number += 1
+        self._pending[self._number] = (local.timestamp(), now)
+        self._left -= 1
+        if self._left:
+            self._next_at = now + self.spacing_s
+        else:  # the round is out; a poor answer may still bring the next one closer
+            self._next_at = now + self.interval_s
+            self._pulled = False
+        return [(self._number, local)]
+
+    def _sooner(self, now: float) -> None:
+        """After an answer: while no sample is good, the next round comes sooner (once a round)."""
+        if self._best is not None and self._best.round_trip_s <= self.good_rtt_s:
+            self._retry = self.retry_s
+            return
+        if self._left or self._pulled or self._next_at is None:
+            return
+        self._pulled = True
+        wait = min(self._retry, self.interval_s) * (0.5 + 0.5 * self.phase)
+        self._retry = min(self._retry * 2, self.interval_s)
+        self._next_at = min(self._next_at, now + wait)
+
+    def next_due(self) -> float | None:
+        """The monotonic time of the next request or timeout, or None while stopped."""
+        if not self._pending:
+            return self._next_at
+        timeout = min(sent for _, sent in self._pending.values()) + self.timeout_s
+        return timeout if self._next_at is None else min(self._next_at, timeout)
+
+    def answer(
+        self, request: int, received: datetime, sent: datetime, t3: datetime, now: float
+    ) -> Sample | None:
+        """Take the controller's answer to `request`, which arrived at `t3` by our clock.
+
+        None when the request is unknown or timed out, or the times do not make sense.
+        """
+        self._expire(now)
+        pending = self._pending.pop(request, None)
+        if pending is None:
+            return None
+        t0, _ = pending
+        round_trip = t3.timestamp() - t0
+        if round_trip < 0 or (sent - received).total_seconds() < 0:
+            return None
+        offset = ((received.timestamp() - t0) + (sent - t3).total_seconds()) / 2
+        sample = Sample(offset, round_trip, now)
+        self._samples.append(sample)
+        if len(self._samples) > self.keep:
+            del self._samples[0]
+        self._choose(now)
+        self._sooner(now)
+        return sample
+
+    def _choose(self, now: float) -> None:
+        recent = [s for s in self._samples if now - s.at <= self.max_age_s]
+        self._samples = recent
+        self._best = min(recent, key=lambda s: s.round_trip_s, default=self._best)
+
+    def _expire(self, now: float) -> None:
+        for number in [n for n, (_, sent) in self._pending.items() if now - sent >= self.timeout_s]:
+            del self._pending[number]
