@@ -15,9 +15,11 @@ $LOA devices import "$REGISTRY" --config "$CONFIG"
 
 # The content store gets a bulletin read aloud in Vietnamese and a music clip, prepared
 # like an operator's uploads (a second run finds both already stored).
-$LOA audio tts --config "$CONFIG" --lang vi --by demo --title "Bản tin sáng" \
+news=$($LOA audio tts --config "$CONFIG" --lang vi --by demo --title "Bản tin sáng" --json \
     "Xã Trà Lĩnh thông báo: ngày 02/12 trạm y tế xã tiêm vắc-xin cho trẻ dưới 5 tuổi, \
-từ 07:30 đến 11:00. Đề nghị các gia đình đưa trẻ đến đúng giờ. Xin cảm ơn bà con."
+từ 07:30 đến 11:00. Đề nghị các gia đình đưa trẻ đến đúng giờ. Xin cảm ơn bà con." |
+    .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["content"]["id"])')
+echo "bulletin read aloud: content ${news:0:12}"
 music=$(mktemp --suffix=.wav)
 .venv/bin/python scripts/demo_music.py "$music"
 $LOA audio prepare "$music" --config "$CONFIG" --lang vi --by demo --title "Nhạc hiệu đài xã"
@@ -38,15 +40,29 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
+# Once the receivers are up and their clocks synchronised, the morning bulletin goes to
+# the whole commune; follow it with `loa bulletin status ID --watch`.
+(
+    sleep 20
+    $LOA bulletin send --config "$CONFIG" --content "$news" --to tra-linh --by demo \
+        --title "Bản tin sáng (demo)" >"${TMPDIR:-/tmp}/loa-demo-bulletin.txt" 2>&1 &&
+        echo "sent: $(head -1 "${TMPDIR:-/tmp}/loa-demo-bulletin.txt"); follow it with" \
+             "$LOA bulletin status $(head -c 12 "${TMPDIR:-/tmp}/loa-demo-bulletin.txt") --watch"
+) &
+
 cat <<MSG
 
-Loa is running: the controller, its embedded Mosquitto, and 30 simulated receivers.
+Loa is running: the controller, its embedded Mosquitto, and 30 simulated receivers with
+clocks off by up to 2 s. In 20 s the morning bulletin is sent to the whole commune.
 In another terminal:
     $LOA devices list            # receivers, villages, live states
     $LOA devices show tl-na-vuong-1
     $LOA alerts                  # what needs a technician
     $LOA audio list              # the prepared bulletins and music
     $LOA audio play-to-wav ID out.wav
+    $LOA bulletin list           # bulletins sent, how many receivers played them
+    $LOA bulletin status ID --watch
+    $LOA bulletin send --text "Thông báo khẩn..." --to na-vuong --priority emergency
     $LOA status                  # the controller's presence
     mosquitto_sub -p 18830 -t 'loa/#' -v
 Type a fault here and press Enter (kill ID, half-open ID, reboot ID, speaker-fail ID,
@@ -56,4 +72,5 @@ MSG
 
 # In the foreground, so it reads the faults typed here. Heartbeats every 10 s, so a
 # half-open link turns `silent` within half a minute.
-$LOA sim --registry "$REGISTRY" --config "$CONFIG" --heartbeat 10 --keepalive 30
+$LOA sim --registry "$REGISTRY" --config "$CONFIG" --heartbeat 10 --keepalive 30 \
+    --clock-skew 2
