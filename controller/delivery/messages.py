@@ -66,3 +66,23 @@ class Messenger:
             count += 1
         self.chunks += count
         return count
+
+
+class RepairBudget:
+    """Chunks re-sent to one receiver per minute, at most: a receiver asking in a loop
+    (broken firmware, or someone pretending to be it) cannot flood the broker."""
+
+    def __init__(self, clock: Clock, per_minute: int) -> None:
+        self._clock = clock
+        self._per_minute = per_minute
+        self._used: dict[str, tuple[float, int]] = {}
+
+    def allow(self, receiver_id: str, asked: int) -> int:
+        """How many of `asked` chunks may be sent to `receiver_id` now."""
+        tick = self._clock.monotonic()
+        start, used = self._used.get(receiver_id, (tick, 0))
+        if tick - start >= 60.0:
+            start, used = tick, 0
+        allowed = max(0, min(asked, self._per_minute - used))
+        self._used[receiver_id] = (start, used + allowed)
+        return allowed

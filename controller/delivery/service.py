@@ -34,40 +34,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from audio.content_store import ContentStore
 from audio.errors import AudioError
 from controller.config.model import DeliveryConfig
-from controller.delivery.active import ActiveOccurrence, content_refs
-from controller.delivery.messages import ASSIGN_VALID, TIME_VALID, Messenger
+from controller.delivery.active import (
+    ActiveOccurrence,
+    activate,
+    cancelled_among,
+    expiry_steps,
+    load_active,
+)
+from controller.delivery.messages import ASSIGN_VALID, TIME_VALID, Messenger, RepairBudget
 from controller.delivery.outbox import Outbox
 from controller.delivery.plan import TargetError, fan_out, language_for, memberships, resolve
 from controller.delivery.receipts import ReceiptJudge
 from controller.ingest.ratelimit import RateLimitedLog
 from controller.mqtt.link import Incoming, MqttLink
 from controller.store import Store
+from controller.store.bulletins import due_occurrences as due_in_store
 from controller.store.bulletins import (
-    OccurrenceRow,
     get_bulletin,
     get_occurrence,
     overdue_occurrences,
     set_occurrence_state,
 )
-from controller.store.bulletins import due_occurrences as due_in_store
-from controller.store.contents import get_content
 from controller.store.deliveries import (
     DeliveryEvent,
     DeliveryUpdate,
     insert_deliveries,
-    load_deliveries,
     record_delivery_events,
     save_deliveries,
 )
 from controller.store.registry_rows import load_groups, load_receivers
-from controller.store.schema import occurrences
-from devices.delivery import Delivery, Step, cancel, expire, is_terminal, offer, rank, start
+from devices.delivery import Delivery, Step, cancel, is_terminal, offer, rank, start
 from devices.protocol import ReceiverBirth, Topics
 from devices.protocol.command_bodies import Assign, Cancel, TimeReply
 from devices.protocol.receipts import (
@@ -132,7 +131,7 @@ class DeliveryService:
         self._updates: dict[tuple[str, str], DeliveryUpdate] = {}
         self._finished: list[tuple[str, str]] = []
         self._events: list[DeliveryEvent] = []
-        self._repair_budget: dict[str, tuple[float, int]] = {}
+        self._repair_budget = RepairBudget(clock, config.repair_chunks_per_minute)
         self._last_refresh = -REGISTRY_REFRESH_S
         self._wake = asyncio.Event()
         self._warn = RateLimitedLog(log)
@@ -195,23 +194,7 @@ class DeliveryService:
         """The registry, and every dispatched occurrence that has not ended."""
         await self._refresh_registry(force=True)
         async with self._store.read() as session:
-            ids: list[str] = list(
-                (
-                    await session.execute(
-                        select(occurrences.c.id).where(occurrences.c.state == "dispatched")
-                    )
-                ).scalars()
-            )
-            for occurrence_id in ids:
-                occurrence = await get_occurrence(session, occurrence_id)
-                if occurrence is None:
-                    continue
-                active = await self._activate(session, occurrence)
-                if active is None:
-                    continue
-                for delivery in await load_deliveries(session, occurrence_id):
-                    active.deliveries[delivery.receiver] = delivery
-                self.active[occurrence_id] = active
+            self.active = await load_active(session, self._files)
         if self.active:
             log.info("resuming %d occurrences being delivered", len(self.active))
 
@@ -322,7 +305,7 @@ class DeliveryService:
             occurrence = await get_occurrence(session, occurrence_id)
             if occurrence is None or occurrence.state != "scheduled":
                 return
-            active = await self._activate(session, occurrence)
+            active = await activate(session, self._files, occurrence)
             if active is None:
                 return
             detail = await get_bulletin(session, occurrence.bulletin_id)
@@ -359,21 +342,6 @@ class DeliveryService:
             len(targeted),
             len(units),
         )
-
-    async def _activate(
-        self, session: AsyncSession, occurrence: OccurrenceRow
-    ) -> ActiveOccurrence | None:
-        detail = await get_bulletin(session, occurrence.bulletin_id)
-        if detail is None:
-            return None
-        rows = {}
-        for content_id in detail.contents.values():
-            row = await get_content(session, content_id)
-            if row is None:
-                raise AudioError(f"content {content_id} of bulletin {detail.bulletin.id} is gone")
-            rows[content_id] = row
-        refs = content_refs(self._files, detail.contents, rows)
-        return ActiveOccurrence(occurrence, detail.bulletin, refs)
 
     def _push(self, active: ActiveOccurrence, scope: Scope, owner: str, content: str) -> None:
         ref = active.content(content)
@@ -422,35 +390,17 @@ class DeliveryService:
             )
             return
         wanted = [i for i in request.chunks if 0 <= i < ref.chunk_count]
-        wanted = wanted[: self._repair_allowance(request.id, len(wanted))]
+        wanted = wanted[: self._repair_budget.allow(request.id, len(wanted))]
         self.counters.repair_chunks += self.send.chunks_of(
             "rx", request.id, request.content, wanted, active.occurrence.expires_at
         )
-
-    def _repair_allowance(self, receiver_id: str, asked: int) -> int:
-        tick = self._clock.monotonic()
-        start_tick, used = self._repair_budget.get(receiver_id, (tick, 0))
-        if tick - start_tick >= 60.0:
-            start_tick, used = tick, 0
-        allowed = max(0, min(asked, self._config.repair_chunks_per_minute - used))
-        self._repair_budget[receiver_id] = (start_tick, used + allowed)
-        return allowed
 
     async def _follow_cancels(self, now: datetime) -> None:
         if not self.active:
             return
         async with self._store.read() as session:
-            rows: list[str] = list(
-                (
-                    await session.execute(
-                        select(occurrences.c.id).where(
-                            occurrences.c.id.in_(list(self.active)),
-                            occurrences.c.state == "cancelled",
-                        )
-                    )
-                ).scalars()
-            )
-            cancelled = [i for i in rows if self.active[i].occurrence.state != "cancelled"]
+            rows = await cancelled_among(session, list(self.active))
+        cancelled = [i for i in rows if self.active[i].occurrence.state != "cancelled"]
         for occurrence_id in cancelled:
             active = self.active[occurrence_id]
             active.occurrence = dataclasses.replace(active.occurrence, state="cancelled")
@@ -468,23 +418,8 @@ class DeliveryService:
 
     async def _expire(self, now: datetime) -> None:
         for active in list(self.active.values()):
-            occurrence = active.occurrence
-            if occurrence.expires_at > now:
-                continue
-            play_time = timedelta(
-                milliseconds=max(r.duration_ms for r in active.contents.values())
-                * active.bulletin.repeat
-            )
-            for delivery in list(active.deliveries.values()):
-                if is_terminal(delivery.state):
-                    continue
-                if (
-                    delivery.state == "playing"
-                    and now < occurrence.expires_at + play_time + PLAYING_GRACE
-                ):
-                    continue
-                end = cancel if occurrence.state == "cancelled" else expire
-                self._end(active, end(delivery, now), now)
+            for step in expiry_steps(active, now, PLAYING_GRACE):
+                self._end(active, step, now)
             self._finish_if_done(active.id, now)
         async with self._store.write() as session:
             for occurrence in await overdue_occurrences(session, now=now):

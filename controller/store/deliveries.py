@@ -41,6 +41,7 @@ __all__ = [
     "delivery_counts",
     "insert_deliveries",
     "list_delivery_events",
+    "load_command_ids",
     "load_deliveries",
     "load_proofs",
     "pending_deliveries",
@@ -228,6 +229,14 @@ async def load_proofs(session: AsyncSession, occurrence_id: str) -> dict[str, Pr
         )
         for row in (await session.execute(query)).all()
     }
+
+
+async def load_command_ids(session: AsyncSession, occurrence_id: str) -> dict[str, str]:
+    """The id of the last command sent to each receiver for an occurrence, by receiver id."""
+    query = select(deliveries.c.receiver_id, deliveries.c.command_id).where(
+        deliveries.c.occurrence_id == occurrence_id, deliveries.c.command_id.is_not(None)
+    )
+    return {row.receiver_id: row.command_id for row in (await session.execute(query)).all()}
 
 
 async def pending_deliveries(

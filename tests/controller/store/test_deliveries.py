@@ -18,6 +18,7 @@ from controller.store.deliveries import (
     delivery_counts,
     insert_deliveries,
     list_delivery_events,
+    load_command_ids,
     load_deliveries,
     load_proofs,
     pending_deliveries,
@@ -111,6 +112,8 @@ async def test_commands_and_proofs_are_kept_across_saves(store: Store) -> None:
         await save_delivery(session, offered, command_id=CMD1)
     assert (await columns())["offered_at"] == at(1)
     assert (await columns())["command_id"] == CMD1
+    async with store.read() as session:
+        assert await load_command_ids(session, OCC.id) == {"rx-1": CMD1}
 
     async with store.write() as session:
         await save_delivery(session, downloading)
