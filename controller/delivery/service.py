@@ -133,6 +133,8 @@ class DeliveryService:
         self._events: list[DeliveryEvent] = []
         self._repair_budget = RepairBudget(clock, config.repair_chunks_per_minute)
         self._last_refresh = -REGISTRY_REFRESH_S
+        self._last_poll = -1e9
+        self._poll_now = False
         self._wake = asyncio.Event()
         self._warn = RateLimitedLog(log)
 
@@ -145,6 +147,7 @@ class DeliveryService:
 
     def wake(self) -> None:
         """Look for due and cancelled occurrences now rather than at the next poll."""
+        self._poll_now = True
         self._wake.set()
 
     # LinkHooks
@@ -220,13 +223,19 @@ class DeliveryService:
             await self._flush()
 
     async def step(self) -> None:
+        """Births and receipts at once; the store is asked for due, cancelled and expired
+        occurrences at most every `poll_s` (a wake per receipt must not cost queries)."""
         now = self._clock.now()
         await self._refresh_registry()
         await self._answer_births(now)
         self._apply_receipts(now)
-        await self._dispatch_due(now)
-        await self._follow_cancels(now)
-        await self._expire(now)
+        tick = self._clock.monotonic()
+        if tick - self._last_poll >= self._config.poll_s or self._poll_now:
+            self._last_poll = tick
+            self._poll_now = False
+            await self._dispatch_due(now)
+            await self._follow_cancels(now)
+            await self._expire(now)
         await self._flush()
 
     # Steps

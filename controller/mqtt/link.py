@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 DISCONNECT_SECONDS = 0.5
 
 
+#: Publishes awaiting their acknowledgement before aiomqtt logs a warning.
+PENDING_PUBLISHES_WARNING = 1100
+
+
 class LinkDown(BrokerError):
     """A publish or subscribe was asked for while the broker link is down."""
 
@@ -170,6 +174,13 @@ class MqttLink:
                 await self._hooks.disconnected(self.last_error or "connection closed")
 
     def _make_client(self, will: Outgoing | None) -> aiomqtt.Client:
+        client = self._new_client(will)
+        # aiomqtt warns once more than 10 publishes await their PUBACK; delivery keeps
+        # `delivery.chunks_in_flight` (32 by default) in flight on purpose.
+        client.pending_calls_threshold = PENDING_PUBLISHES_WARNING
+        return client
+
+    def _new_client(self, will: Outgoing | None) -> aiomqtt.Client:
         broker = self._broker
         return aiomqtt.Client(
             broker.connect_host,

@@ -1,0 +1,312 @@
+"""The receiving side of `bench/delivery.py`, in its own process, and its private broker.
+
+The controller under test runs in the benchmark's own process; the 1,000 simulated
+receivers run here, in a child process, so the two share the machine's 2 cores the way
+a controller and a commune's hardware do not share one event loop. The parent drives
+this child with one JSON object a line on stdin and reads one JSON answer a line on
+stdout (`op` names the request):
+
+- `raw_subscribe {count, topic}`: `count` bare `simulators.mqtt.MqttClient`s subscribe
+  to `topic` at QoS 1 (the raw-MQTT baseline's subscribers);
+- `raw_wait {bytes, timeout}`: answers when every bare subscriber has received `bytes`
+  payload bytes since the last `raw_reset`, with the wall time the last one got them;
+- `raw_reset`, `raw_stop`;
+- `fleet_start`: the `Fleet` of the generated commune (clocks off by up to 2 s) powers on;
+- `fleet_status`: how many are online, synchronised, and told their groups;
+- `wait_armed {occurrence, timeout}`: the wall time each receiver's agent first held the
+  occurrence `armed` or later (polled every 5 ms);
+- `heard {occurrence}`: the true start time of each receiver's play of it;
+- `stop`.
+
+The parent also takes its broker, its recording and its raw publisher from here.
+Run by the parent as `python bench/delivery_rig.py HOST PORT PREFIX DATA_DIR SEED N VILLAGES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import pstats
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from controller.broker.mosquitto_conf import MosquittoSettings, render
+from controller.keys import read_public_key
+from simulators.commune import generate_commune
+from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
+from simulators.fleet import Fleet
+from simulators.mqtt import MqttClient
+from simulators.mqtt.packets import Message
+
+ARMED_OR_LATER = frozenset({"armed", "playing", "played"})
+POLL_S = 0.005
+CONNECT_SLOTS = 100
+CLOCK_SKEW_S = 2.0
+RAMP_PER_S = 500.0
+MAX_OPEN_FILES = 20_000
+
+
+# -- used by the parent: the broker, the recording, the raw publisher --------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def raise_open_files() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(MAX_OPEN_FILES, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A private Mosquitto with the config Loa generates for its embedded broker."""
+    folder.mkdir(parents=True)
+    port = free_port()
+    settings = MosquittoSettings(
+        host="127.0.0.1", port=port, data_dir=folder.absolute(), persistence=False
+    )
+    settings.config_file.write_text(render(settings), encoding="utf-8")
+    log = (folder / "mosquitto.log").open("wb")
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    process = subprocess.Popen([binary, "-c", str(settings.config_file)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"mosquitto did not listen on {port}") from None
+            time.sleep(0.01)  # polling the port while Mosquitto starts
+        else:
+            return process, port
+
+
+def make_recording(path: Path, text: str, seconds: int) -> None:
+    """`seconds` of speech: espeak-ng reading `text` in Vietnamese, looped by ffmpeg."""
+    speech = path.with_suffix(".speech.wav")
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(speech), text * 3], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(speech),
+         "-t", str(seconds), "-ar", "22050", "-ac", "1", str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def raw_push(port: int, payloads: list[bytes], topic: str) -> float:
+    """Publish `payloads` QoS 1 with a bare paho client; the wall time it started."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="raw-publisher")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        began = time.time()
+        infos = [client.publish(f"{topic}/{i}", data, qos=1) for i, data in enumerate(payloads)]
+        for info in infos:
+            info.wait_for_publish(30)
+        return began
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+# -- the child ------------------------------------------------------------------------------
+
+
+class RawSubscribers:
+    """Bare MQTT subscribers counting payload bytes: the baseline's receivers."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.clients: list[MqttClient] = []
+        self.got: list[int] = []
+        self.done_at: list[float | None] = []
+        self.wanted = 0
+        self.changed = asyncio.Event()
+
+    async def subscribe(self, count: int, topic: str) -> None:
+        slots = asyncio.Semaphore(CONNECT_SLOTS)
+
+        async def one(index: int) -> MqttClient:
+            def on_message(message: Message) -> None:
+                self.got[index] += len(message.payload)
+                if self.done_at[index] is None and self.got[index] >= self.wanted > 0:
+                    self.done_at[index] = time.time()
+                    self.changed.set()
+
+            client = MqttClient(
+                self.host, self.port, f"raw-{index:05d}", keepalive=60, on_message=on_message
+            )
+            async with slots:
+                await client.connect()
+                await client.subscribe((topic, 1))
+            return client
+
+        self.got = [0] * count
+        self.done_at = [None] * count
+        self.clients = list(await asyncio.gather(*(one(i) for i in range(count))))
+
+    def reset(self, wanted: int) -> None:
+        self.wanted = wanted
+        self.got = [0] * len(self.clients)
+        self.done_at = [None] * len(self.clients)
+
+    async def wait(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while any(t is None for t in self.done_at) and time.monotonic() < deadline:
+            self.changed.clear()
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await self.changed.wait()
+            except TimeoutError:
+                break
+        finished = [t for t in self.done_at if t is not None]
+        return {"complete": len(finished), "last_at": max(finished) if finished else None}
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(c.disconnect() for c in self.clients), return_exceptions=True)
+        self.clients = []
+
+
+class Rig:
+    def __init__(self, argv: list[str]) -> None:
+        host, port, prefix, data_dir, seed, count, villages = argv
+        # Each receiver's flash: 1,000 of them share one disk and one event loop here, where
+        # real ones each have their own; on ext4 their atomic JSON writes (rename, journal)
+        # took ~0.5 ms each and made the last receiver of 1,000 act ~2 s after the first.
+        shm = Path("/dev/shm")  # noqa: S108 - a private folder made below
+        base = shm if shm.is_dir() else Path(data_dir).parent
+        self.flash = Path(tempfile.mkdtemp(prefix="loa-bench-flash-", dir=base))
+        self.commune = generate_commune(seed, receivers=int(count), villages=int(villages))
+        self.village_of = {r.id: r.village_id for r in self.commune.receivers}
+        self.settings = SimSettings(
+            broker=BrokerAddress(host, int(port)),
+            topic_prefix=prefix,
+            public_key=read_public_key(Path(data_dir)),
+            data_root=self.flash,
+            clock_skew_s=CLOCK_SKEW_S,
+        )
+        self.raw = RawSubscribers(host, int(port))
+        self.fleet: Fleet | None = None
+        self.profiler: cProfile.Profile | None = None
+
+    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911 - one per op
+        op = request["op"]
+        if op == "raw_subscribe":
+            await self.raw.subscribe(request["count"], request["topic"])
+            return {"subscribed": len(self.raw.clients)}
+        if op == "raw_reset":
+            self.raw.reset(request["bytes"])
+            return {}
+        if op == "raw_wait":
+            return await self.raw.wait(request["timeout"])
+        if op == "raw_stop":
+            await self.raw.stop()
+            return {}
+        if op == "fleet_start":
+            specs = [ReceiverSpec(r.id, r.heartbeat_s) for r in self.commune.receivers]
+            self.fleet = Fleet(specs, self.settings, seed="bench", ramp_per_s=RAMP_PER_S)
+            await self.fleet.start()
+            return {}
+        if op == "fleet_status":
+            return self.status()
+        if op == "wait_armed":
+            return await self.wait_armed(request["occurrence"], request["timeout"])
+        if op == "heard":
+            return self.heard(request["occurrence"])
+        if op == "profile":
+            self.profile(on=request["on"])
+            return {}
+        if op == "stop":
+            if self.fleet is not None:
+                await self.fleet.stop(timeout=20)
+            shutil.rmtree(self.flash, ignore_errors=True)
+            return {}
+        raise ValueError(f"unknown op {op!r}")
+
+    def profile(self, *, on: bool) -> None:
+        """Profile this process between `on` and off; the top of it goes to stderr."""
+        if on:
+            self.profiler = cProfile.Profile()
+            self.profiler.enable()
+        elif self.profiler is not None:
+            self.profiler.disable()
+            print("--- receivers' process ---", file=sys.stderr)
+            pstats.Stats(self.profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            self.profiler = None
+
+    def status(self) -> dict[str, Any]:
+        assert self.fleet is not None
+        synced = assigned = 0
+        for receiver in self.fleet:
+            agent = receiver.delivery
+            if agent is not None:
+                synced += agent.sync.synced
+                assigned += agent.groups is not None
+        return {"online": self.fleet.status().online, "synced": synced, "assigned": assigned}
+
+    async def wait_armed(self, occurrence: str, timeout: float) -> dict[str, Any]:
+        assert self.fleet is not None
+        receivers = list(self.fleet)
+        armed: dict[str, float] = {}
+        deadline = time.monotonic() + timeout
+        while len(armed) < len(receivers) and time.monotonic() < deadline:
+            now = time.time()
+            for receiver in receivers:
+                agent = receiver.delivery
+                if (
+                    receiver.id not in armed
+                    and agent is not None
+                    and agent.state_of(occurrence) in ARMED_OR_LATER
+                ):
+                    armed[receiver.id] = now
+            await asyncio.sleep(POLL_S)  # a poll interval, not a synchronisation
+        return {"armed": armed}
+
+    def heard(self, occurrence: str) -> dict[str, Any]:
+        assert self.fleet is not None
+        starts: dict[str, list[Any]] = {}
+        for receiver in self.fleet:
+            agent = receiver.delivery
+            if agent is None:
+                continue
+            for heard in agent.heard:
+                if heard.occurrence == occurrence and receiver.id not in starts:
+                    starts[receiver.id] = [
+                        heard.true_start.timestamp(),
+                        heard.state,
+                        self.village_of[receiver.id],
+                    ]
+        return {"heard": starts}
+
+
+async def serve(argv: list[str]) -> None:
+    rig = Rig(argv)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        request = json.loads(line)
+        answer = await rig.handle(request)
+        print(json.dumps(answer), flush=True)
+        if request["op"] == "stop":
+            return
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(sys.argv[1:]))
