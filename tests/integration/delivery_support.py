@@ -178,6 +178,13 @@ class World:
         self.receivers[receiver_id] = scripted
         return scripted
 
+    def online(self, receiver_id: str) -> bool:
+        ingest = self.controller.ingest
+        return ingest is not None and ingest.is_online(receiver_id)
+
+    async def until_online(self, *receiver_ids: str) -> None:
+        await until("online", lambda: all(self.online(rx) for rx in receiver_ids))
+
     async def send(self, source: Path, to: str, **options: Any) -> Sent:
         library = build_library(self.config, self.store)
         request = SendRequest(

@@ -60,9 +60,7 @@ async def test_a_village_gets_one_command_and_the_audio_once_then_proof_of_play(
     async with world_running(tmp_path, topic_prefix, mosquitto) as world:
         village = [world.receiver(rx) for rx in ("rx-a1", "rx-a2", "rx-a3")]
         other = world.receiver("rx-b1")
-        ingest = world.controller.ingest
-        assert ingest is not None
-        await until("all online", lambda: all(ingest.is_online(r.id) for r in village))
+        await world.until_online(*(r.id for r in village))
         delivery = world.controller.delivery
         assert delivery is not None
         chunks_before = delivery.send.chunks
@@ -117,9 +115,7 @@ async def test_receipts_never_move_a_delivery_backwards_and_anomalies_are_kept(
 ) -> None:
     async with world_running(tmp_path, topic_prefix, mosquitto) as world:
         rx = world.receiver("rx-b1")
-        ingest = world.controller.ingest
-        assert ingest is not None
-        await until("online", lambda: ingest.is_online("rx-b1"))
+        await world.until_online("rx-b1")
         sent = await world.send(recording, "rx-b1", play_at=now() + timedelta(seconds=30))
         occurrence = sent.occurrence.id
         await until("play command", lambda: bool(rx.plays()))
@@ -186,9 +182,7 @@ async def test_a_receiver_without_groups_is_assigned_and_addressed_alone(
         assign = next(c.body for c in fresh.commands if c.type == "assign")
         assert sorted(assign.groups) == ["ban-a", "tinh", "xa"]  # type: ignore[union-attr]
         assert assign.language == "tay"  # type: ignore[union-attr]
-        ingest = world.controller.ingest
-        assert ingest is not None
-        await until("online", lambda: all(ingest.is_online(r) for r in ("rx-a1", "rx-a2", "rx-a3")))
+        await world.until_online("rx-a1", "rx-a2", "rx-a3")
         await world.send(recording, "ban-a", play_at=now() + timedelta(seconds=30))
         await until(
             "everyone has the play", lambda: bool(fresh.plays()) and all(o.plays() for o in others)
@@ -203,9 +197,7 @@ async def test_cancel_before_play_reaches_who_has_it_and_ends_who_does_not(
 ) -> None:
     async with world_running(tmp_path, topic_prefix, mosquitto) as world:
         online = world.receiver("rx-a1", groups=False)
-        ingest = world.controller.ingest
-        assert ingest is not None
-        await until("online", lambda: ingest.is_online("rx-a1"))
+        await world.until_online("rx-a1")
         sent = await world.send(recording, "rx-a1,rx-b1", play_at=now() + timedelta(seconds=60))
         occurrence = sent.occurrence.id
         await until("play", lambda: bool(online.plays()))
@@ -242,9 +234,7 @@ async def test_only_the_refusal_of_the_last_command_sent_ends_a_delivery(
 ) -> None:
     async with world_running(tmp_path, topic_prefix, mosquitto) as world:
         rx = world.receiver("rx-b1")
-        ingest = world.controller.ingest
-        assert ingest is not None
-        await until("online", lambda: ingest.is_online("rx-b1"))
+        await world.until_online("rx-b1")
         sent = await world.send(recording, "rx-b1", play_at=now() + timedelta(seconds=30))
         occurrence = sent.occurrence.id
         await until("play command", lambda: bool(rx.plays()))
