@@ -41,8 +41,13 @@ pytest: system-deps venv
 
 test: lint typecheck pytest
 
+# Every benchmark runs; those that miss their bound are listed at the end (exit 1).
 bench: system-deps venv
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@failed=""; for b in bench/*.py; do \
+		case $$b in bench/*_rig.py) continue;; esac; \
+		echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "missed their bounds:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

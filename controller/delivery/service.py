@@ -84,6 +84,10 @@ from loa.errors import DecodeError
 log = logging.getLogger(__name__)
 
 REGISTRY_REFRESH_S = 10.0
+#: Deliveries and events written in one transaction once this many have gathered, or
+#: once `FLUSH_SECONDS` have passed since the last write.
+FLUSH_BATCH = 2000
+FLUSH_SECONDS = 0.2
 #: A delivery `playing` at its occurrence's expiry is given this long after the
 #: play time to report `played` before it is ended.
 PLAYING_GRACE = timedelta(seconds=60)
@@ -134,6 +138,9 @@ class DeliveryService:
         self._repair_budget = RepairBudget(clock, config.repair_chunks_per_minute)
         self._last_refresh = -REGISTRY_REFRESH_S
         self._last_poll = -1e9
+        self._last_flush = -1e9
+        self._flush_timer: asyncio.Task[None] | None = None
+        self._maybe_done: set[str] = set()
         self._poll_now = False
         self._wake = asyncio.Event()
         self._warn = RateLimitedLog(log)
@@ -220,6 +227,8 @@ class DeliveryService:
                 except Exception:
                     log.exception("delivery step failed; retrying at the next one")
         finally:
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
             await self._flush()
 
     async def step(self) -> None:
@@ -236,7 +245,8 @@ class DeliveryService:
             await self._dispatch_due(now)
             await self._follow_cancels(now)
             await self._expire(now)
-        await self._flush()
+        if self._flush_due():
+            await self._flush()
 
     # Steps
 
@@ -295,7 +305,11 @@ class DeliveryService:
             if update is not None:
                 self._updates[(update.delivery.occurrence, update.delivery.receiver)] = update
             if occurrence_id is not None:
-                self._finish_if_done(occurrence_id, now)
+                self._maybe_done.add(occurrence_id)
+        # Checked once per step, not once per receipt: a check reads every delivery.
+        for occurrence_id in self._maybe_done:
+            self._finish_if_done(occurrence_id, now)
+        self._maybe_done.clear()
 
     async def _dispatch_due(self, now: datetime) -> None:
         lead = timedelta(seconds=self._config.lead_s)
@@ -448,6 +462,30 @@ class DeliveryService:
         if active is not None and active.finished():
             self._finished.append((occurrence_id, active.occurrence.state))
             del self.active[occurrence_id]
+
+    def _flush_due(self) -> bool:
+        """Write when enough has gathered or enough time has passed: one transaction per
+        receipt would cap receipts at the store's commit rate."""
+        waiting = len(self._updates) + len(self._events) + len(self._finished)
+        if not waiting:
+            return False
+        tick = self._clock.monotonic()
+        if waiting >= FLUSH_BATCH or tick - self._last_flush >= FLUSH_SECONDS:
+            self._last_flush = tick
+            return True
+        self._wake_later()
+        return False
+
+    def _wake_later(self) -> None:
+        """Make sure a step runs once the flush interval has passed, even with no input."""
+        if self._flush_timer is None or self._flush_timer.done():
+            self._flush_timer = asyncio.get_running_loop().create_task(
+                self._wake_after(FLUSH_SECONDS), name="delivery-flush-timer"
+            )
+
+    async def _wake_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._wake.set()
 
     async def _flush(self) -> None:
         updates, self._updates = list(self._updates.values()), {}
