@@ -206,7 +206,7 @@ class Counter:
 
 
 async def gmqtt_baseline(port: int, topic: str, counter: Counter) -> Any:
-    import gmqtt  # type: ignore[import-untyped]  # noqa: PLC0415 - optional, baseline only
+    import gmqtt  # noqa: PLC0415 - optional, for the baseline only
 
     client = gmqtt.Client("bench-gmqtt-baseline")
     subscribed = asyncio.Event()
