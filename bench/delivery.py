@@ -40,9 +40,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml
-from delivery_rig import make_recording, raise_open_files, raw_push, start_broker
+from delivery_rig import (
+    controller_running,
+    make_recording,
+    raise_open_files,
+    raw_push,
+    start_broker,
+)
 
-from controller.app import Controller
 from controller.audio.settings import build_library
 from controller.config import Config, load_config
 from controller.delivery.requests import Audio, SendRequest, Sent, send_bulletin
@@ -121,24 +126,6 @@ async def child_running(port: int, data_dir: Path) -> AsyncIterator[Child]:
             except (TimeoutError, RuntimeError):
                 process.kill()
                 await process.wait()
-
-
-@asynccontextmanager
-async def controller_running(config: Config) -> AsyncIterator[Controller]:
-    controller = Controller(config)
-    task = asyncio.create_task(controller.run())
-    ready = asyncio.create_task(controller.ready.wait())
-    try:
-        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-        if not controller.ready.is_set():
-            raise RuntimeError("the controller did not connect within 15 s")
-        yield controller
-    finally:
-        ready.cancel()
-        controller.stop()
-        await asyncio.wait_for(task, 20)
 
 
 class Tally:

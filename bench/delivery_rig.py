@@ -35,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from controller.app import Controller
 from controller.broker.mosquitto_conf import MosquittoSettings, render
+from controller.config import Config
 from controller.keys import read_public_key
 from simulators.commune import generate_commune
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
@@ -95,6 +99,25 @@ def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
             time.sleep(0.01)  # polling the port while Mosquitto starts
         else:
             return process, port
+
+
+@asynccontextmanager
+async def controller_running(config: Config) -> AsyncIterator[Controller]:
+    """The real controller in this process, connected and announced; stopped on the way out."""
+    controller = Controller(config)
+    task = asyncio.create_task(controller.run())
+    ready = asyncio.create_task(controller.ready.wait())
+    try:
+        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        if not controller.ready.is_set():
+            raise RuntimeError("the controller did not connect within 15 s")
+        yield controller
+    finally:
+        ready.cancel()
+        controller.stop()
+        await asyncio.wait_for(task, 30)
 
 
 def make_recording(path: Path, text: str, seconds: int) -> None:

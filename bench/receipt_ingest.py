@@ -48,9 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
 import yaml
-from delivery_rig import make_recording, raise_open_files, start_broker
+from delivery_rig import controller_running, make_recording, raise_open_files, start_broker
 
-from controller.app import Controller
 from controller.audio.settings import build_library
 from controller.config import Config, load_config
 from controller.delivery.requests import Audio, SendRequest, send_bulletin
@@ -281,24 +280,6 @@ def write_config(folder: Path, port: int) -> Config:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return load_config(path, environ={})
-
-
-@asynccontextmanager
-async def controller_running(config: Config) -> AsyncIterator[Controller]:
-    controller = Controller(config)
-    task = asyncio.create_task(controller.run())
-    ready = asyncio.create_task(controller.ready.wait())
-    try:
-        await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-        if not controller.ready.is_set():
-            raise RuntimeError("the controller did not connect within 15 s")
-        yield controller
-    finally:
-        ready.cancel()
-        controller.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def event_rows(store: Store) -> int:

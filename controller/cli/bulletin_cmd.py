@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import getpass
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.cli.output import emit_json, emit_text
@@ -94,7 +95,7 @@ def run_send(args: argparse.Namespace) -> int:
         raise RequestError(f"--volume {args.volume} is not valid; expected 0 to 100")
     request = SendRequest(
         audio=Audio(
-            file=None if args.file is None else _path(args.file), text=text, content=args.content
+            file=None if args.file is None else Path(args.file), text=text, content=args.content
         ),
         language=args.lang or config.audio.default_language,
         targets=args.to,
@@ -206,12 +207,6 @@ def _watch(config: Config, wanted: str, *, as_json: bool) -> int:
         sys.stdout.write("\n")
         emit_text(status_text(report, config.time_zone))
     return 0
-
-
-def _path(text: str) -> Any:
-    from pathlib import Path
-
-    return Path(text)
 
 
 def _user() -> str:

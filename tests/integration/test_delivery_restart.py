@@ -113,7 +113,8 @@ async def test_a_controller_killed_mid_delivery_resumes_without_repeating_anythi
             )
             # Receivers re-announce when the controller is back; the ones not playing yet
             # are sent the same occurrence again (a receiver that has it answers with its state).
-            await asyncio.sleep(1.0)
+            second_serve = serve
+            await until("back online", lambda: "presence online" in second_serve.log(), 20)
             for scripted in receivers:
                 await asyncio.to_thread(scripted.announce, MEMBERSHIPS[scripted.id])
             pairs = list(zip(receivers, plays_before, strict=True))
