@@ -7,13 +7,16 @@ day, a clock answer a minute (a late one would mislead a receiver's clock estima
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from audio.content_store import ContentStore
+from audio.store_errors import ContentCorrupt
 from controller.delivery.outbox import Outbox
 from controller.mqtt.link import Outgoing
 from devices.protocol.command_bodies import Body
 from devices.protocol.commands import Command, new_command_id, target
+from devices.protocol.content_ref import ContentRef
 from devices.protocol.signing import SigningKey
 from devices.protocol.topics import Scope, Topics
 from loa.clock import Clock
@@ -53,17 +56,29 @@ class Messenger:
         self,
         scope: Scope,
         owner: str,
-        content: str,
+        ref: ContentRef,
         indices: range | list[int],
         deadline: datetime,
     ) -> int:
-        """Queue chunks `indices` of `content` on the topics of `scope:owner`; how many."""
+        """Queue chunks `indices` of content `ref` on the topics of `scope:owner`; how many.
+
+        The file is opened once and each chunk checked against the signed hash it is sent
+        under (a receiver would drop a chunk damaged on disk, and ask again for nothing).
+        """
         count = 0
-        for index in indices:
-            data = self._files.read_chunk(content, index)
-            topic = self._topics.chunk(scope, owner, content, index)
-            self._outbox.put(Outgoing(topic, data, qos=1), deadline)
-            count += 1
+        with self._files.open(ref.content) as file:
+            for index in indices:
+                file.seek(index * ref.chunk_size)
+                data = file.read(ref.chunk_size)
+                if hashlib.sha256(data).hexdigest() != ref.chunk_sha256[index]:
+                    raise ContentCorrupt(
+                        ref.content,
+                        self._files.path_of(ref.content),
+                        f"chunk {index} does not match its manifest",
+                    )
+                topic = self._topics.chunk(scope, owner, ref.content, index)
+                self._outbox.put(Outgoing(topic, data, qos=1), deadline)
+                count += 1
         self.chunks += count
         return count
 

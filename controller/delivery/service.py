@@ -370,13 +370,7 @@ class DeliveryService:
         ref = active.content(content)
         if ref is None:
             return
-        self.send.chunks_of(
-            scope,
-            owner,
-            content,
-            range(ref.chunk_count),
-            active.occurrence.expires_at,
-        )
+        self.send.chunks_of(scope, owner, ref, range(ref.chunk_count), active.occurrence.expires_at)
 
     def _offer(
         self,
@@ -414,9 +408,12 @@ class DeliveryService:
             return
         wanted = [i for i in request.chunks if 0 <= i < ref.chunk_count]
         wanted = wanted[: self._repair_budget.allow(request.id, len(wanted))]
-        self.counters.repair_chunks += self.send.chunks_of(
-            "rx", request.id, request.content, wanted, active.occurrence.expires_at
-        )
+        try:
+            self.counters.repair_chunks += self.send.chunks_of(
+                "rx", request.id, ref, wanted, active.occurrence.expires_at
+            )
+        except AudioError as exc:  # the stored content is damaged or gone: say so, go on
+            self._warn.warning("content_unreadable", self._clock.monotonic(), "%s", exc)
 
     async def _follow_cancels(self, now: datetime) -> None:
         if not self.active:
