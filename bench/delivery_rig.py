@@ -6,7 +6,7 @@ a controller and a commune's hardware do not share one event loop. The parent dr
 this child with one JSON object a line on stdin and reads one JSON answer a line on
 stdout (`op` names the request):
 
-- `raw_subscribe {count, topic}`: `count` bare `simulators.mqtt.MqttClient`s subscribe
+- `raw_subscribe {count, topic}`: `count` bare `loa.mqtt.MqttClient`s subscribe
   to `topic` at QoS 1 (the raw-MQTT baseline's subscribers);
 - `raw_wait {bytes, timeout}`: answers when every bare subscriber has received `bytes`
   payload bytes since the last `raw_reset`, with the wall time the last one got them;
@@ -49,11 +49,11 @@ from controller.app import Controller
 from controller.broker.mosquitto_conf import MosquittoSettings, render
 from controller.config import Config
 from controller.keys import read_public_key
+from loa.mqtt import MqttClient
+from loa.mqtt.packets import Message
 from simulators.commune import generate_commune
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
 from simulators.fleet import Fleet
-from simulators.mqtt import MqttClient
-from simulators.mqtt.packets import Message
 
 ARMED_OR_LATER = frozenset({"armed", "playing", "played"})
 POLL_S = 0.005

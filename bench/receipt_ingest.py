@@ -9,7 +9,7 @@ One run, on a private Mosquitto with Loa's generated config:
 1. the real controller (`controller.app.Controller`) runs in this process with its own
    store; the registry holds `RECEIVERS` receivers and `OCCURRENCES` bulletins are sent
    to `all` and dispatched, so every receipt is judged against a real delivery;
-2. a child process (this file, `--publish`) opens one `simulators.mqtt.MqttClient`
+2. a child process (this file, `--publish`) opens one `loa.mqtt.MqttClient`
    connection per receiver and, all at once, each sends its receivers' receipts at
    QoS 1 as fast as PUBACKs come back: for each occurrence `accepted`, `downloading`,
    `armed`, `playing`, `played` (with proof), seq counting up, so every one moves a
@@ -41,6 +41,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,8 @@ from controller.store.schema import delivery_events
 from devices.protocol import Topics
 from devices.protocol.receipts import DeliveryState, Proof, Receipt
 from loa.clock import SystemClock
+from loa.mqtt import MqttClient
 from simulators.commune import generate_commune
-from simulators.mqtt import MqttClient
 
 RECEIVERS = 2_000
 VILLAGES = 20
@@ -76,7 +77,7 @@ BOUND = 0.5
 TIMEOUT_S = 120.0
 POLL_S = 0.02
 PROFILE = bool(os.environ.get("PROFILE"))
-CONTROLLER_CLIENT = "aiomqtt (controller/mqtt/link.py)"
+CONTROLLER_CLIENT = "loa.mqtt.MqttClient (controller/mqtt/link.py)"
 
 
 # -- the publishers' child process -------------------------------------------------------------
@@ -244,10 +245,10 @@ async def baseline(port: int, child: Publishers) -> tuple[str, float, int]:
     topic = Topics(RAW_PREFIX).every_receiver("receipt")
     try:
         client = await gmqtt_baseline(port, topic, counter)
-        name = "gmqtt 0.7.0"
+        name = f"gmqtt {version('gmqtt')}"
     except ImportError:
         print(
-            "gmqtt is not installed (`.venv/bin/pip install gmqtt==0.7.0`); "
+            "gmqtt is not installed (`make venv` installs it with the dev extras); "
             "the baseline falls back to paho with its loop thread",
             flush=True,
         )

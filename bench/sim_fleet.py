@@ -4,7 +4,7 @@ Three scenarios, each in its own child process (so one's memory does not hide
 in the next one's numbers), against the same broker, with the same ramp:
 
 - tcp: N plain asyncio TCP connections to the broker, nothing sent (the floor);
-- mqtt: N bare `simulators.mqtt.MqttClient` connections doing nothing (baseline);
+- mqtt: N bare `loa.mqtt.MqttClient` connections doing nothing (baseline);
 - fleet: a `Fleet` of N `SimReceiver`s with a heartbeat every 10 s.
 
 Reported per scenario: the time to connect all N, the process's RSS growth per
@@ -31,9 +31,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devices.protocol import Topics
+from loa.mqtt import MqttClient
 from simulators.config import BrokerAddress, SimSettings
 from simulators.fleet import Fleet
-from simulators.mqtt import MqttClient
 from tests.support.mosquitto import launch_mosquitto
 from tests.support.paho_client import PahoClient
 

@@ -190,8 +190,8 @@ async def serve(config: Config) -> None:
 async def cancel_all(tasks: Sequence[asyncio.Task[Any] | None], timeout: float) -> None:
     """Cancel `tasks` and wait until they are done, cancelling again if one ignores it.
 
-    Python 3.11's `asyncio.wait_for` (inside aiomqtt's subscribe and publish) can swallow
-    a cancellation that arrives just as the awaited reply does; the task then carries on
+    Python 3.11's `asyncio.wait_for` (in libraries a hook may await) can swallow a
+    cancellation that arrives just as the awaited reply does; the task then carries on
     as if nothing happened. Cancelling again until it ends makes shutdown dependable.
     """
     pending = {task for task in tasks if task is not None and not task.done()}

@@ -12,7 +12,7 @@ is not written down well enough.
 - `simulators.delivery`: the bulletin firmware of a receiver (signed commands,
   chunks and repair, a content cache on disk, a clock corrected by time sync,
   the player with its priority ladder, receipts and proof of play);
-- `simulators.mqtt`: the small MQTT 3.1.1 client that makes the faults possible.
+- its MQTT is `loa.mqtt`, the client the controller uses too, with the faults built in.
 """
 
 from simulators.commune import GeneratedCommune, generate_commune

@@ -45,6 +45,7 @@ from devices.protocol.receiver import OfflineReason
 from loa.backoff import Backoff
 from loa.clock import Clock, SystemClock
 from loa.errors import DecodeError
+from loa.mqtt import Message, MqttClient, MqttError, Will
 from simulators.bell import Bell
 from simulators.config import ReceiverSpec, SimSettings
 from simulators.delivery.agent import DeliveryAgent
@@ -52,7 +53,6 @@ from simulators.delivery.clock import SimClock
 from simulators.delivery.driver import DeliveryDriver
 from simulators.delivery.outbox import DeliveryCounters
 from simulators.epochs import EpochStore
-from simulators.mqtt import Message, MqttClient, MqttError, Will
 from simulators.telemetry import Telemetry
 
 log = logging.getLogger(__name__)

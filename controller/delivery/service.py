@@ -17,7 +17,7 @@ in `message()` (the link reads one message at a time); the task's `step()`, run 
    receivers `offered`;
 5. occurrences cancelled in the store get `cancel` commands; occurrences past their
    expiry end their open deliveries (`expired`, or `cancelled`);
-6. changed deliveries and events are written in one transaction.
+6. changed deliveries and events are written in one transaction (`journal.Journal`).
 
 A restarted controller loads its dispatched, unfinished occurrences with their
 deliveries; receivers re-announce themselves when its presence comes back, and step 2
@@ -44,6 +44,7 @@ from controller.delivery.active import (
     expiry_steps,
     load_active,
 )
+from controller.delivery.journal import Journal
 from controller.delivery.messages import ASSIGN_VALID, TIME_VALID, Messenger, RepairBudget
 from controller.delivery.outbox import Outbox
 from controller.delivery.plan import TargetError, fan_out, language_for, memberships, resolve
@@ -59,11 +60,8 @@ from controller.store.bulletins import (
     set_occurrence_state,
 )
 from controller.store.deliveries import (
-    DeliveryEvent,
     DeliveryUpdate,
     insert_deliveries,
-    record_delivery_events,
-    save_deliveries,
 )
 from controller.store.registry_rows import load_groups, load_receivers
 from devices.delivery import Delivery, Step, cancel, is_terminal, offer, rank, start
@@ -84,10 +82,6 @@ from loa.errors import DecodeError
 log = logging.getLogger(__name__)
 
 REGISTRY_REFRESH_S = 10.0
-#: Deliveries and events written in one transaction once this many have gathered, or
-#: once `FLUSH_SECONDS` have passed since the last write.
-FLUSH_BATCH = 2000
-FLUSH_SECONDS = 0.2
 #: A delivery `playing` at its occurrence's expiry is given this long after the
 #: play time to report `played` before it is ended.
 PLAYING_GRACE = timedelta(seconds=60)
@@ -132,14 +126,10 @@ class DeliveryService:
         self._listening: dict[str, frozenset[str]] = {}
         self._is_online = is_online
         self._births: dict[str, ReceiverBirth] = {}
-        self._updates: dict[tuple[str, str], DeliveryUpdate] = {}
-        self._finished: list[tuple[str, str]] = []
-        self._events: list[DeliveryEvent] = []
+        self._journal = Journal(store, clock, self._wake_up)
         self._repair_budget = RepairBudget(clock, config.repair_chunks_per_minute)
         self._last_refresh = -REGISTRY_REFRESH_S
         self._last_poll = -1e9
-        self._last_flush = -1e9
-        self._flush_timer: asyncio.Task[None] | None = None
         self._maybe_done: set[str] = set()
         self._poll_now = False
         self._wake = asyncio.Event()
@@ -150,6 +140,9 @@ class DeliveryService:
     def birth(self, birth: ReceiverBirth) -> None:
         """A registered receiver announced itself (live): send it what it lacks."""
         self._births[birth.id] = birth
+        self._wake.set()
+
+    def _wake_up(self) -> None:
         self._wake.set()
 
     def wake(self) -> None:
@@ -227,9 +220,7 @@ class DeliveryService:
                 except Exception:
                     log.exception("delivery step failed; retrying at the next one")
         finally:
-            if self._flush_timer is not None:
-                self._flush_timer.cancel()
-            await self._flush()
+            await self._journal.close()
 
     async def step(self) -> None:
         """Births and receipts at once; the store is asked for due, cancelled and expired
@@ -245,8 +236,8 @@ class DeliveryService:
             await self._dispatch_due(now)
             await self._follow_cancels(now)
             await self._expire(now)
-        if self._flush_due():
-            await self._flush()
+        if self._journal.due():
+            await self._journal.flush()
 
     # Steps
 
@@ -301,9 +292,10 @@ class DeliveryService:
 
     def _apply_receipts(self, now: datetime) -> None:
         for event, update, occurrence_id in self.judge.judge(self.active, now):
-            self._events.append(event)
             if update is not None:
-                self._updates[(update.delivery.occurrence, update.delivery.receiver)] = update
+                self._journal.moved(update, event)
+            else:
+                self._journal.event(event)
             if occurrence_id is not None:
                 self._maybe_done.add(occurrence_id)
         # Checked once per step, not once per receipt: a check reads every delivery.
@@ -384,9 +376,10 @@ class DeliveryService:
         step = offer(delivery, content, now)
         if step.applied:
             active.deliveries[delivery.receiver] = step.delivery
-            key = (delivery.occurrence, delivery.receiver)
-            self._updates[key] = DeliveryUpdate(step.delivery, command_id=command_id)
-            self._events.append(self.judge.controller_event(step, command_id, now))
+            self._journal.moved(
+                DeliveryUpdate(step.delivery, command_id=command_id),
+                self.judge.controller_event(step, command_id, now),
+            )
 
     def _listening_of(self, receiver_id: str) -> frozenset[str]:
         return self._listening.get(receiver_id, frozenset())
@@ -451,51 +444,10 @@ class DeliveryService:
             return
         delivery = step.delivery
         active.deliveries[delivery.receiver] = delivery
-        self._updates[(delivery.occurrence, delivery.receiver)] = DeliveryUpdate(delivery)
-        self._events.append(self.judge.controller_event(step, None, now))
+        self._journal.moved(DeliveryUpdate(delivery), self.judge.controller_event(step, None, now))
 
     def _finish_if_done(self, occurrence_id: str, now: datetime) -> None:
         active = self.active.get(occurrence_id)
         if active is not None and active.finished():
-            self._finished.append((occurrence_id, active.occurrence.state))
+            self._journal.finished(occurrence_id, active.occurrence.state)
             del self.active[occurrence_id]
-
-    def _flush_due(self) -> bool:
-        """Write when enough has gathered or enough time has passed: one transaction per
-        receipt would cap receipts at the store's commit rate."""
-        waiting = len(self._updates) + len(self._events) + len(self._finished)
-        if not waiting:
-            return False
-        tick = self._clock.monotonic()
-        if waiting >= FLUSH_BATCH or tick - self._last_flush >= FLUSH_SECONDS:
-            self._last_flush = tick
-            return True
-        self._wake_later()
-        return False
-
-    def _wake_later(self) -> None:
-        """Make sure a step runs once the flush interval has passed, even with no input."""
-        if self._flush_timer is None or self._flush_timer.done():
-            self._flush_timer = asyncio.get_running_loop().create_task(
-                self._wake_after(FLUSH_SECONDS), name="delivery-flush-timer"
-            )
-
-    async def _wake_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._wake.set()
-
-    async def _flush(self) -> None:
-        updates, self._updates = list(self._updates.values()), {}
-        events, self._events = self._events, []
-        finished, self._finished = self._finished, []
-        if not (updates or events or finished):
-            return
-        now = self._clock.now()
-        async with self._store.write() as session:
-            if updates:
-                await save_deliveries(session, updates)
-            if events:
-                await record_delivery_events(session, events)
-            for occurrence_id, state in finished:
-                if state == "dispatched":
-                    await set_occurrence_state(session, occurrence_id, "done", now)

@@ -13,6 +13,11 @@ deliveries in memory and writes them in batches, in the `AsyncSession` of one
   (duplicates, stale and invalid receipts, receipts for unknown occurrences or from
   receivers that were not targeted, refused commands).
 
+These three run for every receipt the controller ingests, so they go through
+`store.bulk`: statements compiled once per dialect, rows built as plain tuples by one
+function per table, sent as the driver's executemany; what is stored is what
+SQLAlchemy's binding stored (the tests compare both).
+
 After a restart, `pending_deliveries` gives back every delivery still under way.
 """
 
@@ -21,13 +26,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, get_args
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
+from controller.store.bulk import BulkInsert, Stamp, stamp_writer
 from controller.store.schema import deliveries, delivery_events, occurrences
 from devices.delivery import DELIVERY_STATES, TERMINAL, Delivery, Outcome
 from devices.protocol.receipts import Proof
@@ -66,7 +73,10 @@ EVENT_SOURCES: Final = ("receiver", "controller")
 LIVE_OCCURRENCE_STATES: Final = ("scheduled", "dispatched")
 
 _UNDER_WAY: Final = tuple(state for state in DELIVERY_STATES if state not in TERMINAL)
-_HEX32: Final = re.compile(r"^[0-9a-f]{32}$")
+#: Checks run for every row of a batch: a bound `fullmatch` and sets are the cheapest.
+_is_hex32: Final = re.compile(r"[0-9a-f]{32}").fullmatch
+_SOURCES: Final = frozenset(EVENT_SOURCES)
+_OUTCOMES: Final = frozenset(EVENT_OUTCOMES)
 #: The lengths of the `reason`, `detail` and `state` columns (schema.py).
 _REASON_LENGTH: Final = 200
 _DETAIL_LENGTH: Final = 300
@@ -91,7 +101,7 @@ class DeliveryUpdate:
     command_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.command_id is not None and not _HEX32.match(self.command_id):
+        if self.command_id is not None and _is_hex32(self.command_id) is None:
             raise ValueError(f"command_id {self.command_id!r}: expected 32 lower-case hex")
 
 
@@ -128,30 +138,31 @@ class DeliveryEvent:
     id: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("occurrence_id", "command_id"):
-            value = getattr(self, name)
-            if value is not None and not _HEX32.match(value):
-                raise ValueError(f"{name} {value!r}: expected 32 lower-case hex")
+        # Made for every receipt: each check is one cheap test, the message built on failure.
+        if self.occurrence_id is not None and _is_hex32(self.occurrence_id) is None:
+            raise ValueError(f"occurrence_id {self.occurrence_id!r}: expected 32 lower-case hex")
+        if self.command_id is not None and _is_hex32(self.command_id) is None:
+            raise ValueError(f"command_id {self.command_id!r}: expected 32 lower-case hex")
         if not 1 <= len(self.receiver_id) <= 40:
             raise ValueError(f"receiver_id {self.receiver_id!r}: expected 1 to 40 characters")
-        if self.source not in EVENT_SOURCES:
+        if self.source not in _SOURCES:
             raise ValueError(f"source {self.source!r}: expected one of {', '.join(EVENT_SOURCES)}")
-        if self.outcome not in EVENT_OUTCOMES:
+        if self.outcome not in _OUTCOMES:
             raise ValueError(
                 f"outcome {self.outcome!r}: expected one of {', '.join(EVENT_OUTCOMES)}"
             )
-        for name in ("at", "received_at"):
-            _require_aware(getattr(self, name), name)
+        if self.at.tzinfo is not UTC:
+            _require_aware(self.at, "at")
+        if self.received_at.tzinfo is not UTC:
+            _require_aware(self.received_at, "received_at")
 
 
 async def insert_deliveries(session: AsyncSession, rows: Sequence[Delivery]) -> None:
-    """Insert new deliveries in one statement; those already stored are kept as they are."""
+    """Insert new deliveries in one executemany; those already stored are kept as they are."""
     if not rows:
         return
-    statement = _insert(await _dialect(session)).on_conflict_do_nothing(
-        index_elements=[deliveries.c.occurrence_id, deliveries.c.receiver_id]
-    )
-    await session.execute(statement, [_values(DeliveryUpdate(d)) for d in rows])
+    connection = await session.connection()
+    await _INSERT_NEW.execute(connection, _delivery_rows(rows, stamp_writer(connection.dialect)))
 
 
 async def save_deliveries(
@@ -165,26 +176,8 @@ async def save_deliveries(
     """
     if not updates:
         return
-    table = deliveries.c
-    statement = _insert(await _dialect(session))
-    new = statement.excluded
-    kept = {name: func.coalesce(new[name], table[name]) for name in _PROOF_COLUMNS}
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.occurrence_id, table.receiver_id],
-        set_={
-            "state": new.state,
-            "reason": new.reason,
-            "content_id": new.content_id,
-            "epoch": new.epoch,
-            "seq": new.seq,
-            "updated_at": new.updated_at,
-            "offered_at": func.coalesce(table.offered_at, new.offered_at),
-            "command_id": func.coalesce(new.command_id, table.command_id),
-            **kept,
-        },
-    )
-    rows = [_values(u if isinstance(u, DeliveryUpdate) else DeliveryUpdate(u)) for u in updates]
-    await session.execute(statement, rows)
+    connection = await session.connection()
+    await _SAVE.execute(connection, _delivery_rows(updates, stamp_writer(connection.dialect)))
 
 
 async def save_delivery(
@@ -295,7 +288,8 @@ async def record_delivery_events(session: AsyncSession, events: Sequence[Deliver
     """Append events to the log in one executemany."""
     if not events:
         return
-    await session.execute(insert(delivery_events), [_event_values(e) for e in events])
+    connection = await session.connection()
+    await _LOG.execute(connection, _event_rows(events, stamp_writer(connection.dialect)))
 
 
 async def record_delivery_event(session: AsyncSession, event: DeliveryEvent) -> None:
@@ -335,53 +329,154 @@ async def list_delivery_events(
     ]
 
 
-async def _dialect(session: AsyncSession) -> str:
-    return (await session.connection()).dialect.name
-
-
 def _insert(dialect: str) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (both share the API we use)."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(deliveries)
 
 
-def _values(update: DeliveryUpdate) -> dict[str, Any]:
-    d, proof = update.delivery, update.proof
-    first_command = d.state == "offered" or update.command_id is not None
-    return {
-        "occurrence_id": d.occurrence,
-        "receiver_id": d.receiver,
-        "state": d.state,
-        "reason": None if d.reason is None else d.reason[:_REASON_LENGTH],
-        "content_id": d.content,
-        "epoch": d.epoch,
-        "seq": d.seq,
-        "updated_at": d.updated_at,
-        "offered_at": d.updated_at if first_command else None,
-        "command_id": update.command_id,
-        "started_at": None if proof is None else proof.started_at,
-        "ended_at": None if proof is None else proof.ended_at,
-        "clock_offset_ms": None if proof is None else proof.clock_offset_ms,
-        "played_ms": None if proof is None else proof.played_ms,
-        "played_content": None if proof is None else proof.content,
-        "level_db": None if proof is None else proof.level_db,
-    }
+def _insert_new(dialect: str) -> Insert:
+    """`insert_deliveries`: a row already stored stays as it is."""
+    statement: Insert = _insert(dialect).on_conflict_do_nothing(
+        index_elements=[deliveries.c.occurrence_id, deliveries.c.receiver_id]
+    )
+    return statement
 
 
-def _event_values(event: DeliveryEvent) -> dict[str, Any]:
-    return {
-        "occurrence_id": event.occurrence_id,
-        "receiver_id": event.receiver_id,
-        "source": event.source,
-        "state": event.state[:_STATE_LENGTH],
-        "reason": None if event.reason is None else event.reason[:_REASON_LENGTH],
-        "command_id": event.command_id,
-        "epoch": event.epoch,
-        "seq": event.seq,
-        "at": event.at,
-        "received_at": event.received_at,
-        "outcome": event.outcome,
-        "detail": event.detail[:_DETAIL_LENGTH],
-    }
+def _upsert(dialect: str) -> Insert:
+    """`save_deliveries`: the coalesce rules of its docstring, in the ON CONFLICT clause."""
+    table = deliveries.c
+    statement = _insert(dialect)
+    new = statement.excluded
+    kept = {name: func.coalesce(new[name], table[name]) for name in _PROOF_COLUMNS}
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[table.occurrence_id, table.receiver_id],
+        set_={
+            "state": new.state,
+            "reason": new.reason,
+            "content_id": new.content_id,
+            "epoch": new.epoch,
+            "seq": new.seq,
+            "updated_at": new.updated_at,
+            "offered_at": func.coalesce(table.offered_at, new.offered_at),
+            "command_id": func.coalesce(new.command_id, table.command_id),
+            **kept,
+        },
+    )
+    return upsert
+
+
+#: What `_delivery_rows` gives, in the table's order; the bulk statements check it.
+_DELIVERY_COLUMNS: Final = (
+    "occurrence_id",
+    "receiver_id",
+    "state",
+    "reason",
+    "content_id",
+    "epoch",
+    "seq",
+    "updated_at",
+    "offered_at",
+    "command_id",
+    *_PROOF_COLUMNS,
+)
+#: The columns the row builders convert as SQLAlchemy's bind processors would.
+_DELIVERY_CONVERTED: Final = ("updated_at", "offered_at", "started_at", "ended_at", "level_db")
+_EVENT_COLUMNS: Final = (
+    "occurrence_id",
+    "receiver_id",
+    "source",
+    "state",
+    "reason",
+    "command_id",
+    "epoch",
+    "seq",
+    "at",
+    "received_at",
+    "outcome",
+    "detail",
+)
+
+_INSERT_NEW: Final = BulkInsert(
+    deliveries, _DELIVERY_COLUMNS, _insert_new, converted=_DELIVERY_CONVERTED
+)
+_SAVE: Final = BulkInsert(deliveries, _DELIVERY_COLUMNS, _upsert, converted=_DELIVERY_CONVERTED)
+_LOG: Final = BulkInsert(
+    delivery_events,
+    _EVENT_COLUMNS,
+    lambda _dialect: insert(delivery_events),
+    converted=("at", "received_at"),
+)
+
+
+def _delivery_rows(
+    updates: Iterable[Delivery | DeliveryUpdate], stamp: Stamp
+) -> list[tuple[Any, ...]]:
+    """Rows of `_DELIVERY_COLUMNS`: one pass, no dict, each instant converted once."""
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for update in updates:
+        if isinstance(update, DeliveryUpdate):
+            d, proof, command_id = update.delivery, update.proof, update.command_id
+        else:
+            d, proof, command_id = update, None, None
+        updated_at = stamp(d.updated_at)
+        reason = d.reason
+        if proof is None:
+            started_at = ended_at = offset_ms = played_ms = played = level_db = None
+        else:
+            started_at = stamp(proof.started_at)
+            ended_at = stamp(proof.ended_at)
+            offset_ms, played_ms, played = proof.clock_offset_ms, proof.played_ms, proof.content
+            level_db = None if proof.level_db is None else float(proof.level_db)
+        append(
+            (
+                d.occurrence,
+                d.receiver,
+                d.state,
+                None if reason is None else reason[:_REASON_LENGTH],
+                d.content,
+                d.epoch,
+                d.seq,
+                updated_at,
+                # the first command: saved `offered`, or with a command id
+                updated_at if command_id is not None or d.state == "offered" else None,
+                command_id,
+                started_at,
+                ended_at,
+                offset_ms,
+                played_ms,
+                played,
+                level_db,
+            )
+        )
+    return rows
+
+
+def _event_rows(events: Iterable[DeliveryEvent], stamp: Stamp) -> list[tuple[Any, ...]]:
+    """Rows of `_EVENT_COLUMNS`, long strings cut to their columns."""
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for e in events:
+        at = stamp(e.at)
+        reason = e.reason
+        append(
+            (
+                e.occurrence_id,
+                e.receiver_id,
+                e.source,
+                e.state[:_STATE_LENGTH],
+                None if reason is None else reason[:_REASON_LENGTH],
+                e.command_id,
+                e.epoch,
+                e.seq,
+                at,
+                # the controller's moves happen when handled: one conversion for both
+                at if e.received_at is e.at else stamp(e.received_at),
+                e.outcome,
+                e.detail[:_DETAIL_LENGTH],
+            )
+        )
+    return rows
 
 
 def _delivery(row: Any) -> Delivery:

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from loa.errors import LoaError
+from loa.mqtt import Message
 from simulators.config import SimSettings
 from simulators.delivery.agent import DeliveryAgent
 from simulators.delivery.clock import SimClock
 from simulators.delivery.outbox import DeliveryCounters
-from simulators.mqtt import Message
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ Routed = Literal["command", "chunk"]
 
 
 class Link(Protocol):
-    """What the driver needs of a connection (a `simulators.mqtt.MqttClient`)."""
+    """What the driver needs of a connection (a `loa.mqtt.MqttClient`)."""
 
     @property
     def is_connected(self) -> bool: ...

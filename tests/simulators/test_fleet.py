@@ -11,9 +11,9 @@ from devices.protocol import Topics
 from simulators.commune import generate_commune
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
 from simulators.fleet import Fleet
-from tests.simulators.conftest import eventually
 from tests.support.mosquitto import PrivateMosquitto
 from tests.support.paho_client import PahoClient
+from tests.support.watching import eventually
 
 
 def settings_for(broker: PrivateMosquitto, prefix: str) -> SimSettings:

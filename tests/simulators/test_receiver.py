@@ -22,9 +22,9 @@ from devices.protocol import (
 )
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
 from simulators.receiver import SimReceiver
-from tests.simulators.conftest import eventually
 from tests.support.mosquitto import PrivateMosquitto
 from tests.support.paho_client import PahoClient
+from tests.support.watching import eventually
 
 pytestmark = pytest.mark.broker
 

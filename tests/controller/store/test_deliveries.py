@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import insert
 
 from controller.store import Store
 from controller.store.bulletins import set_occurrence_state
@@ -27,7 +28,7 @@ from controller.store.deliveries import (
     save_deliveries,
     save_delivery,
 )
-from controller.store.schema import deliveries
+from controller.store.schema import deliveries, delivery_events
 from devices.delivery import Delivery, apply_receipt, cancel, expire, offer, start
 from devices.protocol.receipts import Proof
 from loa.errors import StoreError
@@ -290,6 +291,8 @@ async def test_every_event_is_logged_anomalies_included(store: Store) -> None:
     [
         ({"occurrence_id": "0123"}, "occurrence_id '0123': expected 32"),
         ({"command_id": "z" * 32}, "command_id 'zzz.*': expected 32"),
+        ({"command_id": CMD1 + "\n"}, "command_id '[0-9a-f]{32}\\\\n': expected 32"),
+        ({"occurrence_id": OCC.id.upper()}, "occurrence_id '[0-9A-F]{32}': expected 32"),
         ({"receiver_id": ""}, "receiver_id '': expected 1 to 40"),
         ({"source": "broker"}, "source 'broker': expected one of receiver, controller"),
         ({"outcome": "ignored"}, "outcome 'ignored': expected one of applied, duplicate"),
@@ -303,9 +306,10 @@ def test_an_event_that_does_not_hold_together_is_refused(
         event(**changes)
 
 
-def test_a_command_id_must_be_one() -> None:
-    with pytest.raises(ValueError, match="command_id 'c1': expected 32"):
-        DeliveryUpdate(start(OCC.id, "rx-1", T0), command_id="c1")
+@pytest.mark.parametrize("command_id", ["c1", CMD1 + "\n", CMD1.upper(), CMD1 + "0"])
+def test_a_command_id_must_be_one(command_id: str) -> None:
+    with pytest.raises(ValueError, match=r"command_id '.*': expected 32"):
+        DeliveryUpdate(start(OCC.id, "rx-1", T0), command_id=command_id)
 
 
 async def test_a_thousand_receipts_are_saved_in_one_batch(store: Store) -> None:
@@ -347,3 +351,212 @@ async def test_saved_times_come_back_in_utc(store: Store) -> None:
     [back] = await stored(store)
     assert back.updated_at == datetime(2026, 12, 3, 7, 45, tzinfo=UTC)
     assert back.updated_at.tzinfo == UTC
+
+
+def delivery(rid: str, state: str, minutes: float, *, seq: int | None = None) -> Delivery:
+    """A delivery as the state machine would hold it, made directly for the store's sake."""
+    return Delivery(
+        occurrence=OCC.id,
+        receiver=rid,
+        state=state,  # type: ignore[arg-type]
+        reason=None,
+        updated_at=at(minutes),
+        epoch=None if seq is None else 3,
+        seq=seq,
+        content=sha("vi"),
+    )
+
+
+def proof(minutes: float, level_db: float | None = None) -> Proof:
+    return Proof(
+        started_at=at(minutes),
+        ended_at=at(minutes + 2),
+        clock_offset_ms=-40,
+        content=sha("vi"),
+        played_ms=120_000,
+        level_db=level_db,
+    )
+
+
+async def rows_by_receiver(store: Store, table: Any = deliveries) -> dict[str, tuple[Any, ...]]:
+    """The stored rows as the driver gives them (on SQLite, datetimes are the stored text)."""
+    async with store.read() as session:
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(f"SELECT * FROM {table.name}")  # noqa: S608
+        return {row.receiver_id: tuple(row) for row in result}
+
+
+async def test_the_bulk_path_stores_what_sqlalchemy_bound(store: Store) -> None:
+    """Rows written through SQLAlchemy's binding (the old path) and the bulk path are equal,
+    datetimes included byte for byte on SQLite, and read back alike through the loaders."""
+    await seed(store, ("rx-old", "rx-new"))
+    await add_bulletin(store, B, OCC)
+    hanoi = datetime(2026, 12, 3, 14, 45, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    played = dataclasses.replace(
+        delivery("rx-new", "played", 0, seq=8), updated_at=hanoi, reason="r" * 250
+    )
+    heard = Proof(
+        started_at=datetime(2026, 12, 3, 7, 40, 1, 234_000, tzinfo=UTC),
+        ended_at=datetime(2026, 12, 3, 7, 42, tzinfo=UTC),
+        clock_offset_ms=12,
+        content=sha("vi"),
+        played_ms=119_000,
+        level_db=-17,
+    )
+    logged = event(
+        receiver_id="rx-new",
+        reason="x" * 250,
+        command_id=CMD1,
+        at=datetime(2026, 12, 3, 9, 0, 0, 5, tzinfo=ZoneInfo("Europe/Paris")),
+        received_at=at(0.5),
+        detail="d" * 400,
+    )
+    by_sqlalchemy = {
+        "occurrence_id": OCC.id,
+        "receiver_id": "rx-old",
+        "state": "played",
+        "reason": "r" * 200,
+        "content_id": sha("vi"),
+        "epoch": 3,
+        "seq": 8,
+        "updated_at": hanoi,
+        "offered_at": hanoi,
+        "command_id": CMD1,
+        "started_at": heard.started_at,
+        "ended_at": heard.ended_at,
+        "clock_offset_ms": 12,
+        "played_ms": 119_000,
+        "played_content": sha("vi"),
+        "level_db": -17,
+    }
+    event_by_sqlalchemy = {
+        "occurrence_id": OCC.id,
+        "receiver_id": "rx-old",
+        "source": "receiver",
+        "state": "armed",
+        "reason": "x" * 200,
+        "command_id": CMD1,
+        "epoch": 4,
+        "seq": 9,
+        "at": logged.at,
+        "received_at": logged.received_at,
+        "outcome": "applied",
+        "detail": "d" * 300,
+    }
+    async with store.write() as session:
+        await session.execute(insert(deliveries), [by_sqlalchemy])
+        await session.execute(insert(delivery_events), [event_by_sqlalchemy])
+        await save_deliveries(session, [DeliveryUpdate(played, heard, CMD1)])
+        await record_delivery_events(session, [logged])
+
+    rows = await rows_by_receiver(store)
+    assert rows["rx-new"][2:] == rows["rx-old"][2:]
+    events = await rows_by_receiver(store, delivery_events)
+    assert events["rx-new"][3:] == events["rx-old"][3:]  # after id, occurrence, receiver
+    if store.is_sqlite:  # the text every reader of the SQLite file relies on
+        assert rows["rx-new"][7:12] == (
+            "2026-12-03 07:45:00.000000",
+            "2026-12-03 07:45:00.000000",
+            CMD1,
+            "2026-12-03 07:40:01.234000",
+            "2026-12-03 07:42:00.000000",
+        )
+        assert events["rx-new"][9:11] == (
+            "2026-12-03 08:00:00.000005",
+            "2026-12-03 00:30:30.000000",
+        )
+        assert rows["rx-new"][15] == -17.0
+        assert isinstance(rows["rx-new"][15], float)
+
+    async with store.read() as session:
+        [new, old] = await load_deliveries(session, OCC.id)
+        proofs = await load_proofs(session, OCC.id)
+        assert await load_command_ids(session, OCC.id) == {"rx-new": CMD1, "rx-old": CMD1}
+        [old_event, new_event] = await list_delivery_events(session, OCC.id)
+    assert new == dataclasses.replace(played, reason="r" * 200)
+    assert old == dataclasses.replace(new, receiver="rx-old")
+    assert proofs == {"rx-old": heard, "rx-new": heard}
+    assert new_event == dataclasses.replace(
+        logged, reason="x" * 200, detail="d" * 300, id=new_event.id
+    )
+    assert dataclasses.replace(old_event, receiver_id="rx-new", id=new_event.id) == new_event
+
+
+async def test_one_batch_mixes_commands_proofs_and_deliveries_not_stored_yet(
+    store: Store,
+) -> None:
+    """The coalesce rules hold row by row within one executemany."""
+    receivers = ("rx-1", "rx-2", "rx-3", "rx-4", "rx-5", "rx-6")
+    await seed(store, receivers)
+    await add_bulletin(store, B, OCC)
+    cmd3, cmd5 = hex32("command 3"), hex32("command 5")
+    first, second = proof(20, level_db=-12.5), proof(30)
+    async with store.write() as session:
+        await save_deliveries(
+            session,
+            [
+                DeliveryUpdate(delivery("rx-1", "offered", 1), command_id=CMD1),
+                DeliveryUpdate(delivery("rx-1", "played", 25, seq=4), first),
+                delivery("rx-2", "queued", 0),
+                delivery("rx-3", "offered", 1),  # offered without a command id
+                DeliveryUpdate(delivery("rx-6", "played", 25, seq=4), first),
+            ],
+        )
+
+    batch: list[Delivery | DeliveryUpdate] = [
+        delivery("rx-1", "played", 40, seq=5),  # neither proof nor command: both kept
+        DeliveryUpdate(delivery("rx-2", "offered", 2), command_id=CMD2),  # the first command
+        DeliveryUpdate(delivery("rx-3", "armed", 3, seq=1), command_id=cmd3),  # sent again
+        DeliveryUpdate(delivery("rx-4", "played", 35, seq=2), second),  # new, with a proof
+        DeliveryUpdate(delivery("rx-5", "offered", 4), command_id=cmd5),  # new, with a command
+        DeliveryUpdate(delivery("rx-6", "played", 36, seq=6), second),  # a newer proof
+    ]
+    async with store.write() as session:
+        await save_deliveries(session, batch)
+
+    async with store.read() as session:
+        rows = {r.receiver_id: r for r in (await session.execute(deliveries.select())).all()}
+        assert await load_deliveries(session, OCC.id) == [
+            b if isinstance(b, Delivery) else b.delivery for b in batch
+        ]
+        assert await load_command_ids(session, OCC.id) == {
+            "rx-1": CMD1,
+            "rx-2": CMD2,
+            "rx-3": cmd3,
+            "rx-5": cmd5,
+        }
+        assert await load_proofs(session, OCC.id) == {
+            "rx-1": first,
+            "rx-4": second,
+            # each proof column is coalesced on its own (as before the bulk path): a newer
+            # proof that measured no level keeps the level stored with the older one
+            "rx-6": dataclasses.replace(second, level_db=-12.5),
+        }
+    offered_at = {rid: row.offered_at for rid, row in rows.items()}
+    assert offered_at == {
+        "rx-1": at(1),  # set by the first command, kept
+        "rx-2": at(2),  # set now: its first command
+        "rx-3": at(1),  # set when saved `offered`; a later command does not move it
+        "rx-4": None,  # first saved past `offered`, with no command
+        "rx-5": at(4),
+        "rx-6": None,
+    }
+    assert rows["rx-1"].updated_at == at(40)
+
+
+async def test_a_naive_datetime_that_slipped_past_validation_is_refused(store: Store) -> None:
+    await seed(store)
+    await add_bulletin(store, B, OCC)
+    naive = start(OCC.id, "rx-1", at(0))
+    object.__setattr__(naive, "updated_at", datetime(2026, 12, 3, 7, 45))  # noqa: DTZ001
+    logged = event()
+    object.__setattr__(logged, "received_at", datetime(2026, 12, 3, 7, 45))  # noqa: DTZ001
+    with pytest.raises(ValueError, match=r"naive datetime .*timezone-aware"):
+        async with store.write() as session:
+            await save_deliveries(session, [start(OCC.id, "rx-2", at(0)), naive])
+    with pytest.raises(ValueError, match=r"naive datetime .*timezone-aware"):
+        async with store.write() as session:
+            await record_delivery_events(session, [event(), logged])
+    assert await stored(store) == []
+    async with store.read() as session:
+        assert await list_delivery_events(session, OCC.id) == []

@@ -14,13 +14,13 @@ from devices.protocol.command_bodies import Body
 from devices.protocol.receipts import decode_receipt
 from devices.protocol.topics import Topics
 from loa.clock import SystemClock
+from loa.mqtt import Message
 from simulators.config import SimSettings
 from simulators.delivery.clock import SimClock
 from simulators.delivery.driver import DeliveryDriver
 from simulators.delivery.outbox import DeliveryCounters
-from simulators.mqtt import Message
-from tests.simulators.conftest import eventually
 from tests.simulators.delivery.support import Content, Controller
+from tests.support.watching import eventually
 
 RX = "cb-tl-01"
 VILLAGE = "ban-na"

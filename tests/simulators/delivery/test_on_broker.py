@@ -20,10 +20,10 @@ from devices.protocol.signing import SigningKey
 from devices.protocol.topics import Topics
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
 from simulators.receiver import SimReceiver
-from tests.simulators.conftest import eventually
 from tests.simulators.delivery.on_broker import BrokerController
 from tests.simulators.delivery.support import Content
 from tests.support.mosquitto import PrivateMosquitto
+from tests.support.watching import eventually
 
 pytestmark = pytest.mark.broker
 

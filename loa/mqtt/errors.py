@@ -1,4 +1,4 @@
-"""The errors of the simulator's MQTT client (all `loa.errors.BrokerError`).
+"""The errors of Loa's MQTT client (all `loa.errors.BrokerError`).
 
 MqttError
 ├── ConnectFailed       no TCP connection, or no CONNACK within connect_timeout
@@ -24,7 +24,7 @@ CONNACK_REASONS = {
 
 
 class MqttError(BrokerError):
-    """The simulator's MQTT connection failed; the subclasses say how."""
+    """The MQTT connection failed; the subclasses say how."""
 
 
 class MalformedPacket(MqttError, ProtocolError):

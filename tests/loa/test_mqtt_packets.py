@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulators.mqtt import MalformedPacket
-from simulators.mqtt.packets import (
+from loa.mqtt import MalformedPacket
+from loa.mqtt.packets import (
     MAX_REMAINING_LENGTH,
     Will,
     connect_packet,

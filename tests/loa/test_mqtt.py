@@ -1,8 +1,9 @@
-"""The simulator's MQTT client against a real private Mosquitto and against a lying server."""
+"""Loa's MQTT client against a real private Mosquitto and against a lying server."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from simulators.mqtt import (
+from loa.mqtt import (
     AckTimeout,
     ConnectFailed,
     ConnectionLost,
@@ -21,9 +22,9 @@ from simulators.mqtt import (
     SubscribeRefused,
     Will,
 )
-from tests.simulators.conftest import eventually
 from tests.support.mosquitto import PrivateMosquitto, free_port
 from tests.support.paho_client import PahoClient
+from tests.support.watching import eventually
 
 pytestmark = pytest.mark.broker
 
@@ -370,3 +371,56 @@ async def test_an_mqtt_client_connects_once() -> None:
         with pytest.raises(RuntimeError, match="connects once"):
             await once.connect()
         await once.disconnect()
+
+
+async def test_paused_reading_holds_messages_and_keeps_the_connection(
+    mosquitto: PrivateMosquitto, topic_prefix: str, watcher: PahoClient
+) -> None:
+    # keepalive 1 s: paused for 3 s, the client still pings (the broker keeps it) and does
+    # not end the connection for the PINGRESPs it cannot read meanwhile.
+    topic = f"{topic_prefix}/held"
+    received: list[Message] = []
+    reader = client(
+        mosquitto, "pausing", keepalive=1, on_message=received.append,
+        will=Will(f"{topic_prefix}/will", b"lost"),
+    )  # fmt: skip
+    await reader.connect()
+    await reader.subscribe((topic, 1))
+    reader.pause_reading()
+    writer = client(mosquitto, "feeder")
+    await writer.connect()
+    for n in range(5):
+        await writer.publish(topic, str(n).encode(), qos=1)
+    await asyncio.sleep(3.0)
+    assert received == []
+    assert reader.is_connected
+    reader.resume_reading()
+    await eventually(lambda: len(received) == 5, 5, "the held messages")
+    assert [m.payload for m in received] == [b"0", b"1", b"2", b"3", b"4"]
+    await asyncio.sleep(1.5)  # pings answered again after resuming
+    assert reader.is_connected
+    assert will_of(watcher, f"{topic_prefix}/will") == []
+
+
+async def test_tls_connects_verifying_the_broker(
+    mosquitto_tls: PrivateMosquitto, topic_prefix: str
+) -> None:
+    assert mosquitto_tls.tls_port is not None
+    assert mosquitto_tls.ca_file is not None
+    context = ssl.create_default_context(cafile=str(mosquitto_tls.ca_file))
+    received: list[Message] = []
+    secure = new(
+        mosquitto_tls.host, mosquitto_tls.tls_port, "secure", tls=context,
+        on_message=received.append,
+    )  # fmt: skip
+    await secure.connect()
+    await secure.subscribe((f"{topic_prefix}/tls", 1))
+    await secure.publish(f"{topic_prefix}/tls", b"over tls", qos=1)
+    await eventually(lambda: len(received) == 1, 5, "the message over TLS")
+    await secure.disconnect()
+    untrusting = new(
+        mosquitto_tls.host, mosquitto_tls.tls_port, "untrusting",
+        tls=ssl.create_default_context(),  # the system CAs do not know the test CA
+    )  # fmt: skip
+    with pytest.raises(ConnectFailed, match="CERTIFICATE_VERIFY_FAILED"):
+        await untrusting.connect()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 
-from simulators.mqtt.errors import (
+from loa.mqtt.errors import (
     AckTimeout,
     ConnectFailed,
     ConnectionLost,
@@ -28,7 +29,7 @@ from simulators.mqtt.errors import (
     MqttError,
     SubscribeRefused,
 )
-from simulators.mqtt.packets import (
+from loa.mqtt.packets import (
     CONNACK,
     DISCONNECT_PACKET,
     PINGREQ_PACKET,
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PACKET = 2 * 1024 * 1024
 #: PINGREQ after this share of the keepalive without sending anything.
 PING_SHARE = 0.75
+#: The stream reader's buffer: asyncio stops reading the socket above twice this.
+READ_BUFFER = 256 * 1024
 
 
 class MqttClient:
@@ -70,6 +73,7 @@ class MqttClient:
         "_loop",
         "_max_packet",
         "_next_id",
+        "_paused",
         "_pending",
         "_ping_sent",
         "_queue",
@@ -84,6 +88,7 @@ class MqttClient:
         "on_message",
         "password",
         "port",
+        "tls",
         "username",
         "will",
     )
@@ -103,6 +108,7 @@ class MqttClient:
         ack_timeout: float = 10.0,
         max_packet_size: int = DEFAULT_MAX_PACKET,
         on_message: Callable[[Message], None] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -113,6 +119,7 @@ class MqttClient:
         self.username = username
         self.password = password
         self.on_message = on_message
+        self.tls = tls
         self._connect_timeout = connect_timeout
         self._ack_timeout = ack_timeout
         self._max_packet = max_packet_size
@@ -126,6 +133,7 @@ class MqttClient:
         self._ping_sent: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._frozen = False
+        self._paused = False
         self._thawed: asyncio.Event | None = None
         self._queue: asyncio.Queue[Message] | None = None
 
@@ -169,7 +177,9 @@ class MqttClient:
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self._connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host, self.port)
+                reader, writer = await asyncio.open_connection(
+                    self.host, self.port, ssl=self.tls, limit=READ_BUFFER
+                )
                 writer.write(
                     connect_packet(
                         self.client_id,
@@ -248,8 +258,30 @@ class MqttClient:
         if self._thawed is not None:
             self._thawed.set()
         if self.is_connected and self._writer is not None:
-            self._writer.transport.resume_reading()  # type: ignore[attr-defined]
+            if not self._paused:
+                self._writer.transport.resume_reading()  # type: ignore[attr-defined]
             self._schedule_keepalive()
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (the owner cannot keep up); the broker queues for us.
+
+        Unlike `freeze()`, PINGREQs still go out, so the broker keeps the connection;
+        while paused no PINGRESP can be read, so its absence does not end the connection.
+        """
+        if self._paused or not self.is_connected or self._frozen:
+            return
+        self._paused = True
+        assert self._writer is not None  # noqa: S101 - is_connected says so
+        self._writer.transport.pause_reading()  # type: ignore[attr-defined]
+
+    def resume_reading(self) -> None:
+        """Read the socket again after `pause_reading()`."""
+        if not self._paused:
+            return
+        self._paused = False
+        self._ping_sent = None  # a PINGRESP may have waited unread in the socket
+        if self.is_connected and not self._frozen and self._writer is not None:
+            self._writer.transport.resume_reading()  # type: ignore[attr-defined]
 
     # -- messages --------------------------------------------------------------------------
 
@@ -409,7 +441,11 @@ class MqttClient:
         self._timer = None
         assert self._loop is not None  # noqa: S101 - scheduled only when connected
         now = self._loop.time() + 0.001  # call_at may fire within the clock resolution
-        if self._ping_sent is not None and now - self._ping_sent >= self.keepalive:
+        if (
+            self._ping_sent is not None
+            and not self._paused
+            and now - self._ping_sent >= self.keepalive
+        ):
             self._close(ConnectionLost(f"{self.client_id}: no PINGRESP within {self.keepalive} s"))
             return
         if now - self._last_sent >= self.keepalive * PING_SHARE:

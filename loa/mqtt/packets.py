@@ -1,6 +1,6 @@
 """MQTT 3.1.1 packets: the bytes of the few packets a simulated receiver needs.
 
-Pure functions, no I/O: `simulators.mqtt.client` reads and writes them. Builders
+Pure functions, no I/O: `loa.mqtt.client` reads and writes them. Builders
 return whole packets (fixed header included); parsers take the body of one
 packet (what follows the remaining length) and raise `MalformedPacket` on
 anything MQTT 3.1.1 does not allow, so bytes from the wire never raise
@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from simulators.mqtt.errors import MalformedPacket
+from loa.mqtt.errors import MalformedPacket
 
 CONNECT = 1
 CONNACK = 2
