@@ -53,14 +53,22 @@ def mono(stream: Any, channels: int, *, known_layout: bool) -> Any:
     return stream.filter("pan", args=f"mono|c0={mix}").filter("aformat", sample_fmts="flt")
 
 
-def decode_to_wav(path: Path, out: Path, *, tools: Tools | None = None) -> None:
+#: The largest `gain` decode_to_wav takes (4x, +12 dB).
+MAX_GAIN = 4.0
+
+
+def decode_to_wav(path: Path, out: Path, *, tools: Tools | None = None, gain: float = 1.0) -> None:
     """Decode the first audio stream of `path` to 16-bit PCM WAV at `out`, atomically.
 
-    Channels and sample rate are kept. The WAV is written to a temporary file beside
-    `out` and renamed into place only when ffmpeg succeeded; it becomes RF64 past 4 GB.
+    Channels and sample rate are kept; `gain` scales the amplitude (a loudspeaker's
+    volume: 0.8 at 80 %; 1.0 leaves the samples as decoded). The WAV is written to a
+    temporary file beside `out` and renamed into place only when ffmpeg succeeded; it
+    becomes RF64 past 4 GB.
     Raises a `NotAudioError` for a file that is not usable audio, `PrepareFailed` when
     ffmpeg fails.
     """
+    if not 0.0 <= gain <= MAX_GAIN:
+        raise ValueError(f"gain must be from 0 to {MAX_GAIN:g}, not {gain}")
     tools = tools or find_tools()
     info = probe(path, tools=tools, decode=False)
     fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
@@ -68,6 +76,8 @@ def decode_to_wav(path: Path, out: Path, *, tools: Tools | None = None) -> None:
     tmp = Path(name)
     try:
         audio = ffmpeg.input(input_url(path))["a:0"]
+        if gain != 1.0:
+            audio = audio.filter("volume", f"{gain:.6f}", precision="double")
         args = ffmpeg.output(
             audio,
             str(tmp),

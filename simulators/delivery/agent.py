@@ -46,7 +46,7 @@ from simulators.delivery.clock import SimClock
 from simulators.delivery.downloads import Downloads
 from simulators.delivery.heard import Heard
 from simulators.delivery.nonces import NonceMemory
-from simulators.delivery.occurrences import Occurrences
+from simulators.delivery.occurrences import Occurrences, WavJob
 from simulators.delivery.outbox import DeliveryCounters, Outgoing
 from simulators.delivery.timesync import TimeSync
 
@@ -127,8 +127,8 @@ class DeliveryAgent:
         return self.occurrences.downloads
 
     @property
-    def wav_jobs(self) -> list[tuple[Path, str]]:
-        """(cached content file, occurrence) of each play to write as a WAV."""
+    def wav_jobs(self) -> list[WavJob]:
+        """Each play to write as a WAV (content file, occurrence, volume)."""
         return self.occurrences.wav_jobs
 
     @property

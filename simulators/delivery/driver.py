@@ -274,19 +274,19 @@ class DeliveryDriver:
         if folder is None:
             return
         loop = asyncio.get_running_loop()
-        for source, occurrence in jobs:
-            out = folder / f"{self.receiver_id}-{occurrence}.wav"
-            future = loop.run_in_executor(None, _write_wav, source, out)
+        for job in jobs:
+            out = folder / f"{self.receiver_id}-{job.occurrence}.wav"
+            future = loop.run_in_executor(None, _write_wav, job.source, out, job.gain)
             _WAV_JOBS.add(future)
             future.add_done_callback(_wav_done)
 
 
-def _write_wav(source: Path, out: Path) -> None:
+def _write_wav(source: Path, out: Path, gain: float) -> None:
     # ffmpeg-python is loaded only by receivers that write WAVs.
     from audio.decode import decode_to_wav  # noqa: PLC0415
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    decode_to_wav(source, out)
+    decode_to_wav(source, out, gain=gain)
 
 
 def _wav_done(future: asyncio.Future[None]) -> None:

@@ -24,6 +24,7 @@ it the play and cancel ones, the chunks, and the ticks of its clock.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from devices.protocol.commands import Cancel, Command, Play
@@ -43,6 +44,20 @@ from simulators.delivery.timesync import TimeSync
 log = logging.getLogger(__name__)
 
 _PENDING: tuple[DeliveryState, ...] = ("accepted", "downloading")
+
+
+@dataclass(frozen=True)
+class WavJob:
+    """A play to write as a WAV: the cached content, the occurrence, its volume (%)."""
+
+    source: Path
+    occurrence: str
+    #: the play command's volume; None plays at the receiver's own setting (as decoded)
+    volume: int | None
+
+    @property
+    def gain(self) -> float:
+        return 1.0 if self.volume is None else self.volume / 100
 
 
 class Occurrences:
@@ -89,7 +104,7 @@ class Occurrences:
         self.player = Player(self.clock)
         self.reports = Reports(receiver_id, self._topics, self.book, self.clock, counters)
         #: (cached content file, occurrence) of each play to write as a WAV.
-        self.wav_jobs: list[tuple[Path, str]] = []
+        self.wav_jobs: list[WavJob] = []
         self.ears = Ears(raw.true, self.clock)
 
     def state_of(self, occurrence: str) -> DeliveryState | None:
@@ -311,7 +326,11 @@ class Occurrences:
                 )
                 if self.settings.wav_dir is not None:
                     self.wav_jobs.append(
-                        (self.downloads.cache.path(event.content), record.occurrence)
+                        WavJob(
+                            self.downloads.cache.path(event.content),
+                            record.occurrence,
+                            record.volume,
+                        )
                     )
                 self._end(record, "played", proof=proof)
             else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import array
 import subprocess
+import wave
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,23 @@ def test_layout_known(make: Make, system_tools: Tools, tmp_path: Path) -> None:
     assert layout_known(unlabelled, system_tools, 2)  # 1-2 channels are never asked about
     bare = Tools(system_tools.ffmpeg, None)
     assert not layout_known(unlabelled, bare, 8)
+
+
+def test_gain_scales_the_samples(make: Make, system_tools: Tools, tmp_path: Path) -> None:
+    src = make("tone.wav", *SINE, "-ar", "8000", "-c:a", "pcm_s16le")
+    peaks = []
+    for gain in (1.0, 0.5, 0.0):
+        out = tmp_path / f"at-{gain}.wav"
+        decode_to_wav(src, out, tools=system_tools, gain=gain)
+        with wave.open(str(out)) as wav:
+            samples = array.array("h", wav.readframes(wav.getnframes()))
+        peaks.append(max(abs(s) for s in samples))
+    assert peaks[1] / peaks[0] == pytest.approx(0.5, abs=0.001)
+    assert peaks[2] == 0
+
+
+def test_a_gain_out_of_range_is_refused_before_ffmpeg(system_tools: Tools, tmp_path: Path) -> None:
+    for gain in (-0.1, 4.5):
+        with pytest.raises(ValueError, match="gain must be from 0 to 4"):
+            decode_to_wav(tmp_path / "missing.mp3", tmp_path / "out.wav", gain=gain)
+    assert list(tmp_path.iterdir()) == []

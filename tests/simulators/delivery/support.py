@@ -131,6 +131,7 @@ class Controller:
         expires_in: float = 600.0,
         repeat: int = 1,
         occurrence: str | None = None,
+        volume: int | None = None,
     ) -> Play:
         contents = content if isinstance(content, dict) else {"vi": content}
         base = play_at or self.now()
@@ -141,7 +142,7 @@ class Controller:
             priority=priority,
             play_at=play_at,
             expires_at=base + timedelta(seconds=expires_in),
-            volume=None,
+            volume=volume,
             repeat=repeat,
             contents={lang: c.ref for lang, c in contents.items()},
         )

@@ -7,6 +7,7 @@ on the controller run in a thread, so the receivers keep running on the loop.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import dataclasses
 import wave
@@ -282,12 +283,18 @@ async def test_what_was_played_is_written_as_a_wav(
 ) -> None:
     receiver = await make(wav_dir=tmp_path / "wavs")
     content = Content.mp3(tmp_path, seconds=0.5)
-    play = controller.signer.play(content, play_at=soon(0.3))
-    await asyncio.to_thread(controller.send, VILLAGE, play, scope="grp")
-    await asyncio.to_thread(controller.send_chunks, VILLAGE, content)
-    await wait(controller, play.occurrence, "played")
-    out = tmp_path / "wavs" / f"{receiver.id}-{play.occurrence}.wav"
-    await eventually(out.exists, 10, "the WAV written")
-    with wave.open(str(out)) as wav:
-        seconds = wav.getnframes() / wav.getframerate()
-    assert 0.4 < seconds < 0.7
+    peaks: list[int] = []
+    for volume in (None, 50):  # the receiver's own level, then the command's 50 %
+        play = controller.signer.play(content, play_at=soon(0.3), volume=volume)
+        await asyncio.to_thread(controller.send, VILLAGE, play, scope="grp")
+        if volume is None:
+            await asyncio.to_thread(controller.send_chunks, VILLAGE, content)
+        await wait(controller, play.occurrence, "played")
+        out = tmp_path / "wavs" / f"{receiver.id}-{play.occurrence}.wav"
+        await eventually(out.exists, 10, "the WAV written")
+        with wave.open(str(out)) as wav:
+            seconds = wav.getnframes() / wav.getframerate()
+            samples = array.array("h", wav.readframes(wav.getnframes()))
+        assert 0.4 < seconds < 0.7
+        peaks.append(max(abs(s) for s in samples))
+    assert peaks[1] / peaks[0] == pytest.approx(0.5, abs=0.02)
