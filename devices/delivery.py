@@ -26,14 +26,20 @@ compares as a pair: a newer epoch with any seq is newer.
 
 Rank orders the states: `ACTIVE_ORDER` gives 0 (`queued`) to 6 (`played`); every other
 terminal state has the rank of `played`, the end. The rank of a delivery never goes down.
+
+The controller applies every receipt of the fleet here, so a receipt that moves a delivery
+makes the next `Delivery` from the current one without checking again what the current one
+was checked for when it was made (`_moved`); every `Delivery` made by other code, and every
+move whose values are not all checked here, is checked in `__post_init__`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Final, Literal, cast, get_args
+from typing import Any, Final, Literal, cast, get_args
 
 from devices.ids import ID_RULE, is_valid_id
 
@@ -91,6 +97,7 @@ TERMINAL: Final[frozenset[DeliveryState]] = frozenset(
 )
 #: The states a receipt may name (not the controller's own `queued` and `offered`).
 RECEIPT_STATES: Final[tuple[DeliveryState, ...]] = DELIVERY_STATES[2:]
+_RECEIPT_STATES: Final = frozenset(RECEIPT_STATES)
 #: The states a receipt must give a reason for.
 REASON_REQUIRED: Final[frozenset[DeliveryState]] = frozenset(("failed", "rejected"))
 
@@ -99,8 +106,9 @@ _RANKS: Final[dict[str, int]] = {
     state: ACTIVE_ORDER.index(state) if state in ACTIVE_ORDER else _END_RANK
     for state in DELIVERY_STATES
 }
-_OCCURRENCE_ID: Final = re.compile(r"^[0-9a-f]{32}$")
-_CONTENT_ID: Final = re.compile(r"^[0-9a-f]{64}$")
+# fullmatch: `match` with `$` would let a trailing newline through.
+_OCCURRENCE_ID: Final = re.compile(r"[0-9a-f]{32}")
+_CONTENT_ID: Final = re.compile(r"[0-9a-f]{64}")
 
 
 def rank(state: str) -> int:
@@ -142,7 +150,7 @@ class Delivery:
     content: str | None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.occurrence, str) or not _OCCURRENCE_ID.match(self.occurrence):
+        if not isinstance(self.occurrence, str) or not _OCCURRENCE_ID.fullmatch(self.occurrence):
             raise ValueError(
                 f"occurrence {self.occurrence!r}: expected an id of 32 lower-case hex digits"
             )
@@ -154,7 +162,7 @@ class Delivery:
             raise ValueError(
                 f"epoch {self.epoch!r} and seq {self.seq!r}: give both (a receipt) or neither"
             )
-        if self.content is not None and not _CONTENT_ID.match(self.content):
+        if self.content is not None and not _CONTENT_ID.fullmatch(self.content):
             raise ValueError(
                 f"content {self.content!r}: expected a sha256 digest, 64 lower-case hex digits"
             )
@@ -214,20 +222,26 @@ def apply_receipt(
     problem = _receipt_problem(state, epoch, seq, reason)
     if problem is not None:
         return Step(d, "invalid", problem)
-    said = f"{state} (epoch {epoch} seq {seq})"
-    last = _last_receipt(d)
-    if last == (epoch, seq):
+    # A delivery has both or neither (checked when made); an epoch is at least 1 (above).
+    last_epoch, last_seq = d.epoch, d.seq
+    if last_epoch == epoch and last_seq == seq:
         same = "" if state == d.state else f", which said {d.state}"
-        return Step(d, "duplicate", f"{said}: the receipt already applied{same}")
+        return Step(
+            d, "duplicate", f"{_said(state, epoch, seq)}: the receipt already applied{same}"
+        )
     if d.state in TERMINAL:
-        return Step(d, "after_end", f"{said} came after the end ({_describe(d)})")
-    if last is not None and (epoch, seq) < last:
-        applied = f"epoch {last[0]} seq {last[1]}"
+        return Step(
+            d, "after_end", f"{_said(state, epoch, seq)} came after the end ({_describe(d)})"
+        )
+    if last_epoch is not None and (epoch, seq) < (last_epoch, last_seq):
+        applied = f"epoch {last_epoch} seq {last_seq}"
+        said = _said(state, epoch, seq)
         return Step(d, "stale", f"{said} is older than the receipt applied ({applied})")
-    if rank(state) <= rank(d.state):
-        return Step(d, "stale", f"{said} is not after {d.state}")
+    # Both are states: `state` a receipt state (checked above), `d.state` when d was made.
+    if _RANKS[state] <= _RANKS[d.state]:
+        return Step(d, "stale", f"{_said(state, epoch, seq)} is not after {d.state}")
     new_state = cast("DeliveryState", state)  # a member of RECEIPT_STATES, checked above
-    moved = replace(d, state=new_state, reason=reason, epoch=epoch, seq=seq, updated_at=at)
+    moved = _moved(d, new_state, reason, epoch, seq, at)
     return Step(moved, "applied", f"{d.state} -> {state}")
 
 
@@ -254,21 +268,68 @@ def _end(d: Delivery, state: DeliveryState, at: datetime) -> Step:
 
 
 def _receipt_problem(state: str, epoch: int, seq: int, reason: str | None) -> str | None:
-    if state not in RECEIPT_STATES:
+    if state not in _RECEIPT_STATES:
         if state in _RANKS:
             return f"a receipt cannot say {state}: only the controller queues and offers"
         return f"unknown state {state!r} in a receipt"
-    if not _is_int(epoch) or epoch < 1:
+    # `type(...) is int` first: the usual case without a call.
+    if not (type(epoch) is int or _is_int(epoch)) or epoch < 1:
         return f"epoch {epoch!r}: expected an integer of at least 1"
-    if not _is_int(seq) or seq < 0:
+    if not (type(seq) is int or _is_int(seq)) or seq < 0:
         return f"seq {seq!r}: expected an integer of at least 0"
     if state in REASON_REQUIRED and not reason:
         return f"{state} without a reason"
     return None
 
 
-def _last_receipt(d: Delivery) -> tuple[int, int] | None:
-    return None if d.epoch is None or d.seq is None else (d.epoch, d.seq)
+def _said(state: str, epoch: int, seq: int) -> str:
+    return f"{state} (epoch {epoch} seq {seq})"
+
+
+def _slot_setters(cls: Any, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The setters of the slots `names` of the dataclass `cls`, which must name its fields.
+
+    A setter stores a value past the frozen guard and without `__post_init__`: only for
+    `_moved`. Naming the fields here (checked at import) keeps a new, renamed or reordered
+    field from being left unset or set wrongly.
+    """
+    if names != tuple(field.name for field in fields(cls)):
+        raise TypeError(f"{cls.__name__} fields are not {names}: update {__name__}")
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+(
+    _set_occurrence,
+    _set_receiver,
+    _set_state,
+    _set_reason,
+    _set_updated_at,
+    _set_epoch,
+    _set_seq,
+    _set_content,
+) = _slot_setters(
+    Delivery, "occurrence", "receiver", "state", "reason", "updated_at", "epoch", "seq", "content"
+)
+
+
+def _moved(  # noqa: PLR0917 - the fields a receipt changes, checked by apply_receipt
+    d: Delivery, state: DeliveryState, reason: str | None, epoch: int, seq: int, at: datetime
+) -> Delivery:
+    """`d` moved by a receipt: `replace(d, ...)` without checking again.
+
+    `d` was checked when made; `apply_receipt` has checked `state` (a receipt state), `epoch`
+    and `seq` (integers, so both given) and `at` (aware); `reason` is free text.
+    """
+    moved: Delivery = object.__new__(Delivery)
+    _set_occurrence(moved, d.occurrence)
+    _set_receiver(moved, d.receiver)
+    _set_state(moved, state)
+    _set_reason(moved, reason)
+    _set_updated_at(moved, at)
+    _set_epoch(moved, epoch)
+    _set_seq(moved, seq)
+    _set_content(moved, d.content)
+    return moved
 
 
 def _is_int(value: object) -> bool:

@@ -16,7 +16,7 @@ ID_RULE = "1 to 40 lower-case letters, digits, '_' or '-', starting with a lette
 
 def is_valid_id(value: object) -> bool:
     """Whether `value` is a valid receiver or group id."""
-    return isinstance(value, str) and ID_PATTERN.match(value) is not None
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
 
 
 def check_id(value: object, what: str = "receiver id") -> str:

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from controller.delivery.active import ActiveOccurrence
 from controller.store.deliveries import DeliveryEvent, DeliveryUpdate
-from devices.delivery import Step, apply_receipt, is_terminal
+from devices.delivery import TERMINAL, Step, apply_receipt
 from devices.protocol.receipts import Receipt
 
 log = logging.getLogger(__name__)
@@ -97,15 +97,18 @@ class ReceiptJudge:
             at=received_at,
             reason=receipt.reason,
         )
-        event = self._event(receipt, received_at, step.outcome, step.detail)
-        if not step.applied:
+        outcome = step.outcome
+        event = self._event(receipt, received_at, outcome, step.detail)
+        if outcome != "applied":
             return event, None, None
         self.applied += 1
         if receipt.state == "rejected":
             self._anomaly(receipt, f"refused our command ({receipt.reason})")
-        occurrence.deliveries[receipt.id] = step.delivery
-        update = DeliveryUpdate(step.delivery, proof=receipt.proof)
-        ended = occurrence_id if is_terminal(step.delivery.state) else None
+        moved = step.delivery
+        occurrence.deliveries[receipt.id] = moved
+        update = DeliveryUpdate(moved, proof=receipt.proof)
+        # The state of a Delivery is one of DELIVERY_STATES (checked when made).
+        ended = occurrence_id if moved.state in TERMINAL else None
         return event, update, ended
 
     @staticmethod

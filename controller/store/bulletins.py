@@ -388,7 +388,7 @@ def _check_states(states: Sequence[str]) -> None:
 
 
 def _check_hex32(value: str, name: str) -> None:
-    if not isinstance(value, str) or not _HEX32.match(value):
+    if not isinstance(value, str) or not _HEX32.fullmatch(value):
         raise ValueError(f"{name} {value!r}: expected 32 lower-case hex digits")
 
 

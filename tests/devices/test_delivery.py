@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from devices.delivery import (
     Delivery,
     DeliveryState,
     Step,
+    _slot_setters,
     apply_receipt,
     cancel,
     expire,
@@ -401,3 +402,70 @@ def test_every_well_behaved_report_order_of_a_short_road_ends_the_same() -> None
         final = feed(offered, list(order))[-1].delivery
         finals.add((final.state, final.epoch, final.seq))
     assert finals == {("played", 3, 1)}
+
+
+# --- A receipt's move is the checked move ---------------------------------------------------
+# `apply_receipt` makes the moved delivery without `__post_init__` (`_moved`); it must be what
+# the checked constructor makes, for every delivery a receipt may move.
+
+DELIVERIES = st.builds(
+    Delivery,
+    occurrence=st.from_regex(r"[0-9a-f]{32}", fullmatch=True),
+    receiver=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,39}", fullmatch=True),
+    state=st.sampled_from(DELIVERY_STATES),
+    reason=st.none() | st.text(max_size=5),
+    updated_at=st.just(T0),
+    epoch=st.none(),
+    seq=st.none(),
+    content=st.none() | st.just(CONTENT),
+).flatmap(
+    lambda d: st.one_of(
+        st.just(d),
+        st.builds(dataclasses.replace, st.just(d), epoch=st.integers(1, 5), seq=st.integers(0, 5)),
+    )
+)
+ANY_RECEIPT = st.tuples(
+    st.sampled_from((*DELIVERY_STATES, "bogus")),
+    st.integers(-1, 6) | st.booleans(),
+    st.integers(-1, 6) | st.booleans(),
+    st.sampled_from((None, "", "no_content", "not a word")),
+    st.sampled_from((at(1), datetime(2026, 12, 3, 6, 0, tzinfo=timezone(timedelta(hours=7))))),
+)
+
+
+@given(DELIVERIES, ANY_RECEIPT)
+def test_a_moved_delivery_is_the_one_the_checked_constructor_makes(
+    d: Delivery, said: tuple[str, int, int, str | None, datetime]
+) -> None:
+    state, epoch, seq, reason, when = said
+    step = apply_receipt(d, state, epoch=epoch, seq=seq, at=when, reason=reason)
+    if not step.applied:
+        assert step.delivery is d
+        return
+    checked = dataclasses.replace(
+        d, state=STATE[state], reason=reason, epoch=epoch, seq=seq, updated_at=when
+    )
+    assert step.delivery == checked
+    assert repr(step.delivery) == repr(checked)
+    assert hash(step.delivery) == hash(checked)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        step.delivery.state = "queued"  # type: ignore[misc]
+
+
+def test_the_slot_setters_name_every_field_in_order() -> None:
+    names = [field.name for field in dataclasses.fields(Delivery)]
+    assert len(_slot_setters(Delivery, *names)) == len(names)
+    with pytest.raises(TypeError, match="fields are not"):
+        _slot_setters(Delivery, *names[:-1])
+    with pytest.raises(TypeError, match="fields are not"):
+        _slot_setters(Delivery, *reversed(names))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("occurrence", OCC + "\n"), ("content", CONTENT + "\n"), ("occurrence", OCC.upper())],
+)
+def test_a_trailing_newline_does_not_pass_for_an_id(field: str, value: str) -> None:
+    changes: dict[str, Any] = {field: value}
+    with pytest.raises(ValueError, match=field):
+        dataclasses.replace(in_state("armed"), **changes)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,8 +22,16 @@ from devices.protocol import (
     decode_repair,
     decode_time_request,
 )
-from devices.protocol.fields import MAX_CONTROL_PAYLOAD
-from devices.protocol.receipts import MAX_REPAIR_CHUNKS, RECEIPT_STATES
+from devices.protocol.fields import MAX_CONTROL_PAYLOAD, Body, parse_object
+from devices.protocol.receipts import (
+    MAX_REPAIR_CHUNKS,
+    RECEIPT_STATES,
+    _plain_receipt,
+    _proof,
+    _read_receipt,
+    _receipt,
+    _slot_setters,
+)
 from loa.errors import DecodeError
 from tests.devices.protocol.strategies import (
     REMOVE,
@@ -261,3 +271,251 @@ def test_an_integer_too_long_for_python_is_a_decode_error() -> None:
     payload = b'{"v":1,"id":"cb-tl-01","seq":' + b"1" * 5000 + b"}"
     with pytest.raises(DecodeError, match="not JSON"):
         decode_receipt(payload, TOPIC, RX)
+
+
+# --- The plain-form reader against the field-by-field reader -----------------------------
+# `decode_receipt` takes a receipt in its plain form through `_plain_receipt`, which makes
+# it without `__post_init__`; everything else goes through `_read_receipt`. These hold the
+# first to accepting only what the second accepts, and making the same receipt of it.
+
+
+def read_both(data: dict[str, Any], receiver_id: str = RX) -> tuple[Receipt | None, object]:
+    """What each reader makes of `data`: the plain one's receipt or None, and the checked
+    one's receipt or the message of its DecodeError."""
+    plain = _plain_receipt(data, receiver_id)
+    try:
+        checked: object = _read_receipt(Body.of(data, TOPIC, "receipt"), receiver_id)
+    except DecodeError as exc:
+        checked = str(exc)
+    return plain, checked
+
+
+def assert_same(plain: Receipt, checked: object) -> None:
+    """`plain` is the receipt the checked reader made, down to the types and the UTC zone."""
+    assert isinstance(checked, Receipt), checked
+    assert plain == checked
+    assert repr(plain) == repr(checked)
+    assert hash(plain) == hash(checked)
+
+
+@given(receipts())
+def test_the_plain_reader_takes_every_receipt_as_encoded(receipt: Receipt) -> None:
+    plain, checked = read_both(json.loads(receipt.encode()), receipt.id)
+    assert plain is not None, "an encoded receipt is in plain form"
+    assert_same(plain, checked)
+    assert plain == receipt
+
+
+def near_misses() -> st.SearchStrategy[object]:
+    """Values close to what a field may hold, on both sides of every rule."""
+    instants_ = st.sampled_from(
+        [
+            "2026-11-28T23:00:00.000Z",
+            "2026-11-28T23:00:00Z",
+            "2026-11-28T23:00:00.000+00:00",
+            "2026-11-28T23:00:00.000-00:00",
+            "2026-11-29T06:00:00.000+07:00",
+            "2026-11-28T23:00:00.123456Z",
+            "2026-11-28T23:00:00.1Z",
+            "2026-11-28T23:00:00.000",
+            "2026-11-28 23:00:00.000Z",
+            "20261128T230000.000Z",
+            "2026-11-28T23:00:00.000Z\n",
+            "0001-01-01T00:00:00.000+01:00",
+            "9999-12-31T23:59:59.999-01:00",
+            "2026-11-28T23:00:00.000000000000000000000000000Z",
+            "2026-02-30T23:00:00.000Z",
+        ]
+    )
+    ids_ = st.sampled_from(
+        [
+            *("0f" * 16, "0F" * 16, "0f" * 16 + "\n", "0f" * 15, "0f" * 17, "", "g" * 32),
+            *("ab" * 32, "AB" * 32, "ab" * 32 + "\n", RX, RX + "\n", "x" * 41),
+        ]
+    )
+    words = st.sampled_from(
+        ["no_content", "x", "no_content\n", "No", "9x", "a" * 40, "a" * 41, "", "bad word"]
+    )
+    numbers = st.sampled_from(
+        [
+            *(0, 1, -1, 2, 2**53 - 1, 2**53, -(2**53 - 1), -(2**53), 1.0, 0.5, -18.5, -200),
+            *(20, -200.0, 20.0, -200.5, 20.5, True, False, float("nan"), float("inf"), 10**30),
+        ]
+    )
+    states = st.sampled_from([*RECEIPT_STATES, "queued", "offered", "Armed", "armed\n"])
+    return st.one_of(
+        st.just(REMOVE), st.none(), instants_, ids_, words, numbers, states, json_values
+    )
+
+
+RECEIPT_FIELDS = (
+    *("v", "id", "epoch", "seq", "occurrence", "state", "at", "command"),
+    *("reason", "have", "by", "proof"),
+)
+PROOF_FIELDS = ("started_at", "ended_at", "clock_offset_ms", "content", "played_ms", "level_db")
+
+
+@given(
+    receipts(),
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [*RECEIPT_FIELDS, *(f"proof.{name}" for name in PROOF_FIELDS), "extra"]
+            ),
+            near_misses(),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    # Other topic ids; `is_valid_id` takes the last two (a trailing newline), the reader not.
+    st.sampled_from([None, "x" * 41, "Rx", "other", RX + "\n", "x" * 40 + "\n"]),
+)
+def test_the_plain_reader_accepts_only_what_the_checked_reader_accepts(
+    receipt: Receipt, changes: list[tuple[str, object]], other_id: str | None
+) -> None:
+    data = json.loads(receipt.encode())
+    for path, value in changes:
+        target, name = data, path
+        if path.startswith("proof."):
+            if not isinstance(data.get("proof"), dict):
+                data["proof"] = {}
+            target, name = data["proof"], path.removeprefix("proof.")
+        if value is REMOVE:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    receiver_id = receipt.id if other_id is None else other_id
+    if other_id is not None and data.get("id") == receipt.id:
+        data["id"] = other_id
+    plain, checked = read_both(data, receiver_id)
+    if plain is not None:
+        assert_same(plain, checked)
+    # decode_receipt says what the checked reader says, whichever reader it used.
+    payload = json.dumps(data).encode()
+    try:
+        decoded: object = decode_receipt(payload, TOPIC, receiver_id)
+    except DecodeError as exc:
+        decoded = str(exc)
+    assert decoded == checked
+
+
+GOOD_NOT_PLAIN = [
+    pytest.param({"at": "2026-11-29T06:00:00.000+07:00"}, id="offset"),
+    pytest.param({"at": "2026-11-28T23:00:00.123456Z"}, id="microseconds"),
+    pytest.param({"proof": {**json.loads(PLAYED.encode())["proof"], "level_db": -18}}, id="int"),
+]
+
+
+@pytest.mark.parametrize("change", GOOD_NOT_PLAIN)
+def test_a_good_receipt_not_in_plain_form_is_read_by_the_checked_reader(
+    change: dict[str, object],
+) -> None:
+    data = json.loads(with_fields(PLAYED.encode(), **change))
+    plain, checked = read_both(data)
+    assert plain is None
+    assert isinstance(checked, Receipt)
+    assert decode_receipt(json.dumps(data).encode(), TOPIC, RX) == checked
+    assert checked.at.tzinfo is UTC
+    assert checked.at.microsecond % 1000 == 0
+    assert checked.proof is not None
+    assert isinstance(checked.proof.level_db, float)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"occurrence": "0f" * 16 + "\n"}, "'occurrence' must be 32 lower-case hex"),
+        ({"command": "0f" * 16 + "\n"}, "'command' must be 32 lower-case hex"),
+        ({"state": "failed", "reason": "no_content\n"}, "must be a lower-case word"),
+        ({"proof": {**PROOF.fields(), "content": CONTENT + "\n"}}, "must be a sha256"),
+    ],
+)
+def test_a_trailing_newline_does_not_pass_for_an_id_or_a_word(
+    change: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(DecodeError, match=problem):
+        decode_receipt(with_fields(PLAYED.encode(), **change), TOPIC, RX)
+
+
+def test_receipts_made_without_post_init_are_the_checked_ones() -> None:
+    proof = _proof(
+        started_at=PROOF.started_at,
+        ended_at=PROOF.ended_at,
+        clock_offset_ms=PROOF.clock_offset_ms,
+        content=PROOF.content,
+        played_ms=PROOF.played_ms,
+        level_db=PROOF.level_db,
+    )
+    made = _receipt(
+        id=RX,
+        epoch=PLAYED.epoch,
+        seq=PLAYED.seq,
+        occurrence=PLAYED.occurrence,
+        state="played",
+        at=PLAYED.at,
+        command=None,
+        reason=None,
+        have=None,
+        by=None,
+        proof=proof,
+    )
+    assert_same(made, PLAYED)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.seq = 3  # type: ignore[misc]
+    assert dataclasses.replace(made, seq=13) == dataclasses.replace(PLAYED, seq=13)
+    with pytest.raises(ValueError, match="is before started_at"):
+        dataclasses.replace(proof, ended_at=NOW - timedelta(seconds=1))
+
+
+def test_the_slot_setters_name_every_field_in_order() -> None:
+    with pytest.raises(TypeError, match="fields are not"):
+        _slot_setters(Proof, "started_at", "ended_at")
+    with pytest.raises(TypeError, match="fields are not"):
+        _slot_setters(Proof, *reversed([f.name for f in dataclasses.fields(Proof)]))
+
+
+# --- Parsing: the same objects and errors as json.loads ----------------------------------
+
+
+def parsed(payload: bytes) -> object:
+    try:
+        return parse_object(payload, None, "receipt")
+    except DecodeError as exc:
+        return str(exc)
+
+
+def loaded(payload: bytes) -> object:
+    """What `parse_object` said before it decoded UTF-8 itself: json.loads(bytes)."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        return f"receipt is not JSON: {exc}"
+    return data if isinstance(data, dict) else "receipt is not a JSON object"
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=60),
+        st.binary(max_size=30).map(lambda tail: b"{" + tail),
+        st.tuples(
+            st.dictionaries(st.text(max_size=5), json_values, max_size=4),
+            st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32", "utf-32-be"]),
+            st.sampled_from(["", " ", "\n\t ", " x", "{}", "\x00"]),
+        ).map(
+            lambda t: (json.dumps(t[0], ensure_ascii=False) + t[2]).encode(t[1], "surrogatepass")
+        ),
+    )
+)
+def test_parsing_gives_what_json_loads_gives(payload: bytes) -> None:
+    assert repr(parsed(payload)) == repr(loaded(payload))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        *(b"{", b"{\x00", b"{\x00\x00\x00", b'{"a":1} ', b'{"a":1}x', b"{}\n", b"[]", b"{}"),
+        *(b'{"\xed\xa0\x80":1}', b'{"a":"\xff"}', b"{" * 5000 + b"}" * 5000, b'{"a":NaN}'),
+    ],
+)
+def test_parsing_odd_payloads_gives_what_json_loads_gives(payload: bytes) -> None:
+    assert repr(parsed(payload)) == repr(loaded(payload))
