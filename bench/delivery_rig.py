@@ -1,25 +1,34 @@
-"""The receiving side of `bench/delivery.py`, in its own process, and its private broker.
+"""The receiving side of `bench/delivery.py` and `bench/emergency_scale.py`, in its own
+process, and what both benchmarks share: the broker, the recording, the raw publisher.
 
-The controller under test runs in the benchmark's own process; the 1,000 simulated
-receivers run here, in a child process, so the two share the machine's 2 cores the way
-a controller and a commune's hardware do not share one event loop. The parent drives
-this child with one JSON object a line on stdin and reads one JSON answer a line on
-stdout (`op` names the request):
+The controller under test runs in the benchmark's own process; the simulated receivers
+run here, in a child process, so the two share the machine's 2 cores the way a
+controller and a commune's hardware do not share one event loop. A child simulates the
+generated commune's receivers, or only those of an index range `START:STOP` of it (so
+10,000 can be split over two children, each on one core). The parent drives a child
+with one JSON object a line on stdin and reads one JSON answer a line on stdout (`op`
+names the request):
 
 - `raw_subscribe {count, topic}`: `count` bare `loa.mqtt.MqttClient`s subscribe
-  to `topic` at QoS 1 (the raw-MQTT baseline's subscribers);
+  to `topic` at QoS 1 (the raw-MQTT baseline's subscribers; their client ids are
+  numbered from the range's START, so two children's do not collide);
 - `raw_wait {bytes, timeout}`: answers when every bare subscriber has received `bytes`
   payload bytes since the last `raw_reset`, with the wall time the last one got them;
 - `raw_reset`, `raw_stop`;
-- `fleet_start`: the `Fleet` of the generated commune (clocks off by up to 2 s) powers on;
+- `fleet_start {ramp_per_s}`: the `Fleet` of the generated commune (clocks off by up to
+  2 s) powers on, `ramp_per_s` a second (default `RAMP_PER_S`); answers at once, the
+  ramp goes on in the background (poll `fleet_status`);
 - `fleet_status`: how many are online, synchronised, and told their groups;
 - `wait_armed {occurrence, timeout}`: the wall time each receiver's agent first held the
-  occurrence `armed` or later (polled every 5 ms);
-- `heard {occurrence}`: the true start time of each receiver's play of it;
+  occurrence `armed` or later (polled every 5 ms), and the content it took for it (the
+  one of its language, to check a multi-language bulletin);
+- `heard {occurrence}`: the true start time of each receiver's play of it, how the play
+  ended, its village and the content it played; `heard_count {occurrence}`: only how
+  many (cheap enough to poll while 5,000 receivers play);
 - `stop`.
 
-The parent also takes its broker, its recording and its raw publisher from here.
-Run by the parent as `python bench/delivery_rig.py HOST PORT PREFIX DATA_DIR SEED N VILLAGES`.
+Run by the parent (`child_running`) as
+`python bench/delivery_rig.py HOST PORT PREFIX DATA_DIR SEED N VILLAGES [START:STOP]`.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -43,11 +52,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paho.mqtt.client as paho
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.app import Controller
 from controller.broker.mosquitto_conf import MosquittoSettings, render
-from controller.config import Config
+from controller.config import Config, load_config
 from controller.keys import read_public_key
 from loa.mqtt import MqttClient
 from loa.mqtt.packets import Message
@@ -147,15 +157,115 @@ def raw_push(port: int, payloads: list[bytes], topic: str) -> float:
         client.disconnect()
 
 
+def write_config(folder: Path, port: int, prefix: str) -> Config:
+    """The controller's config: its own data folder, the private broker, quiet logs."""
+    data = {
+        "data_dir": str(folder / "data"),
+        "topic_prefix": prefix,
+        "logging": {"level": "WARNING"},
+        "broker": {"mode": "external", "port": port},
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_config(path, environ={})
+
+
+class Child:
+    """One receivers' process (this file run as a script), one JSON request a line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def ask(self, op: str, **fields: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write((json.dumps({"op": op, **fields}) + "\n").encode())
+        await self.process.stdin.drain()
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the receivers' process ended during {op!r}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+
+@asynccontextmanager
+async def child_running(
+    port: int,
+    prefix: str,
+    data_dir: Path,
+    commune: tuple[str, int, int],
+    part: tuple[int, int] | None = None,
+) -> AsyncIterator[Child]:
+    """A receivers' process for the commune `(seed, receivers, villages)` generates, or for
+    its receivers `part = (start, stop)`; asked to stop (else killed) on the way out."""
+    seed, receivers, villages = commune
+    args = ["127.0.0.1", str(port), prefix, str(data_dir), seed, str(receivers), str(villages)]
+    if part is not None:
+        args.append(f"{part[0]}:{part[1]}")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        limit=2**26,
+    )  # fmt: skip
+    child = Child(process)
+    try:
+        yield child
+    finally:
+        if process.returncode is None:
+            try:
+                await asyncio.wait_for(child.ask("stop"), 60)
+                await asyncio.wait_for(process.wait(), 10)
+            except (TimeoutError, RuntimeError):
+                process.kill()
+                await process.wait()
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The nearest-rank `q` quantile; NaN for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+async def until(
+    what: str, check: Callable[[], Awaitable[bool]], timeout: float, every: float = 0.5
+) -> bool:
+    """Poll `check()` until true (True) or `timeout` seconds (False, said on stdout)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            print(f"  ! {what}: not within {timeout} s", flush=True)
+            return False
+        await asyncio.sleep(every)  # a poll interval, not a synchronisation
+    return True
+
+
+class Results:
+    """The bounds checked so far: each printed PASS or FAIL as it is checked."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def bound(self, name: str, ok: bool, text: str) -> None:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {text}", flush=True)
+        if not ok:
+            self.failed.append(name)
+
+
 # -- the child ------------------------------------------------------------------------------
 
 
 class RawSubscribers:
-    """Bare MQTT subscribers counting payload bytes: the baseline's receivers."""
+    """Bare MQTT subscribers counting payload bytes: the baseline's receivers.
 
-    def __init__(self, host: str, port: int) -> None:
+    Their client ids are numbered from `first`: two processes' subscribers on one broker
+    must not take each other's session over.
+    """
+
+    def __init__(self, host: str, port: int, first: int = 0) -> None:
         self.host = host
         self.port = port
+        self.first = first
         self.clients: list[MqttClient] = []
         self.got: list[int] = []
         self.done_at: list[float | None] = []
@@ -173,7 +283,11 @@ class RawSubscribers:
                     self.changed.set()
 
             client = MqttClient(
-                self.host, self.port, f"raw-{index:05d}", keepalive=60, on_message=on_message
+                self.host,
+                self.port,
+                f"raw-{self.first + index:05d}",
+                keepalive=60,
+                on_message=on_message,
             )
             async with slots:
                 await client.connect()
@@ -208,7 +322,7 @@ class RawSubscribers:
 
 class Rig:
     def __init__(self, argv: list[str]) -> None:
-        host, port, prefix, data_dir, seed, count, villages = argv
+        host, port, prefix, data_dir, seed, count, villages, *part = argv
         # Each receiver's flash: 1,000 of them share one disk and one event loop here, where
         # real ones each have their own; on ext4 their atomic JSON writes (rename, journal)
         # took ~0.5 ms each and made the last receiver of 1,000 act ~2 s after the first.
@@ -216,7 +330,9 @@ class Rig:
         base = shm if shm.is_dir() else Path(data_dir).parent
         self.flash = Path(tempfile.mkdtemp(prefix="loa-bench-flash-", dir=base))
         self.commune = generate_commune(seed, receivers=int(count), villages=int(villages))
-        self.village_of = {r.id: r.village_id for r in self.commune.receivers}
+        start, stop = (int(i) for i in part[0].split(":")) if part else (0, int(count))
+        self.receivers = self.commune.receivers[start:stop]
+        self.village_of = {r.id: r.village_id for r in self.receivers}
         self.settings = SimSettings(
             broker=BrokerAddress(host, int(port)),
             topic_prefix=prefix,
@@ -224,11 +340,12 @@ class Rig:
             data_root=self.flash,
             clock_skew_s=CLOCK_SKEW_S,
         )
-        self.raw = RawSubscribers(host, int(port))
+        self.raw = RawSubscribers(host, int(port), first=start)
         self.fleet: Fleet | None = None
+        self.starting: asyncio.Task[None] | None = None
         self.profiler: cProfile.Profile | None = None
 
-    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911 - one per op
+    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911, PLR0912 - one per op
         op = request["op"]
         if op == "raw_subscribe":
             await self.raw.subscribe(request["count"], request["topic"])
@@ -242,9 +359,10 @@ class Rig:
             await self.raw.stop()
             return {}
         if op == "fleet_start":
-            specs = [ReceiverSpec(r.id, r.heartbeat_s) for r in self.commune.receivers]
-            self.fleet = Fleet(specs, self.settings, seed="bench", ramp_per_s=RAMP_PER_S)
-            await self.fleet.start()
+            specs = [ReceiverSpec(r.id, r.heartbeat_s) for r in self.receivers]
+            ramp = float(request.get("ramp_per_s", RAMP_PER_S))
+            self.fleet = Fleet(specs, self.settings, seed="bench", ramp_per_s=ramp)
+            self.starting = asyncio.create_task(self.fleet.start())
             return {}
         if op == "fleet_status":
             return self.status()
@@ -252,12 +370,16 @@ class Rig:
             return await self.wait_armed(request["occurrence"], request["timeout"])
         if op == "heard":
             return self.heard(request["occurrence"])
+        if op == "heard_count":
+            return {"count": len(self.heard(request["occurrence"])["heard"])}
         if op == "profile":
             self.profile(on=request["on"])
             return {}
         if op == "stop":
+            if self.starting is not None:
+                self.starting.cancel()
             if self.fleet is not None:
-                await self.fleet.stop(timeout=20)
+                await self.fleet.stop(timeout=30)
             shutil.rmtree(self.flash, ignore_errors=True)
             return {}
         raise ValueError(f"unknown op {op!r}")
@@ -287,6 +409,7 @@ class Rig:
         assert self.fleet is not None
         receivers = list(self.fleet)
         armed: dict[str, float] = {}
+        contents: dict[str, str | None] = {}
         deadline = time.monotonic() + timeout
         while len(armed) < len(receivers) and time.monotonic() < deadline:
             now = time.time()
@@ -298,8 +421,11 @@ class Rig:
                     and agent.state_of(occurrence) in ARMED_OR_LATER
                 ):
                     armed[receiver.id] = now
+                    record = agent.occurrences.book.get(occurrence)
+                    ref = None if record is None else record.content
+                    contents[receiver.id] = None if ref is None else ref.content
             await asyncio.sleep(POLL_S)  # a poll interval, not a synchronisation
-        return {"armed": armed}
+        return {"armed": armed, "content": contents}
 
     def heard(self, occurrence: str) -> dict[str, Any]:
         assert self.fleet is not None
@@ -314,6 +440,7 @@ class Rig:
                         heard.true_start.timestamp(),
                         heard.state,
                         self.village_of[receiver.id],
+                        heard.content,
                     ]
         return {"heard": starts}
 
