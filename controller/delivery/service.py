@@ -63,7 +63,12 @@ from controller.store.deliveries import (
     DeliveryUpdate,
     insert_deliveries,
 )
-from controller.store.registry_rows import load_groups, load_receivers
+from controller.store.registry_rows import (
+    ReceiversSignature,
+    load_groups,
+    load_receivers,
+    receivers_signature,
+)
 from devices.delivery import Delivery, Step, cancel, is_terminal, offer, rank, start
 from devices.protocol import ReceiverBirth, Topics
 from devices.protocol.command_bodies import Assign, Cancel, TimeReply
@@ -75,7 +80,7 @@ from devices.protocol.receipts import (
 )
 from devices.protocol.signing import SigningKey
 from devices.protocol.topics import ReceiverChannel, Scope
-from devices.registry import GroupTree, Receiver
+from devices.registry import Group, GroupTree, Receiver
 from loa.clock import Clock
 from loa.errors import DecodeError
 
@@ -96,6 +101,7 @@ class DeliveryCounters:
     repair_chunks: int = 0
     clock_requests: int = 0
     rejected_input: int = 0
+    registry_loads: int = 0
 
 
 class DeliveryService:
@@ -123,6 +129,8 @@ class DeliveryService:
         self._receivers: dict[str, Receiver] = {}
         self._registry: list[Receiver] = []
         self._tree = GroupTree([])
+        self._groups: list[Group] = []
+        self._signature: ReceiversSignature | None = None
         self._listening: dict[str, frozenset[str]] = {}
         self._is_online = is_online
         self._births: dict[str, ReceiverBirth] = {}
@@ -242,16 +250,23 @@ class DeliveryService:
     # Steps
 
     async def _refresh_registry(self, *, force: bool = False) -> None:
+        """Re-read the registry every `REGISTRY_REFRESH_S` (at once when `force`d), but
+        load the receivers only when their signature or the groups changed."""
         tick = self._clock.monotonic()
         if not force and tick - self._last_refresh < REGISTRY_REFRESH_S:
             return
         self._last_refresh = tick
         async with self._store.read() as session:
             groups = await load_groups(session)
+            signature = await receivers_signature(session)
+            if signature == self._signature and groups == self._groups:
+                return
             receivers = await load_receivers(session)
+        self._signature, self._groups = signature, groups
         self._tree = GroupTree(groups)
         self._receivers = receivers
         self._registry = list(receivers.values())
+        self.counters.registry_loads += 1
 
     async def _answer_births(self, now: datetime) -> None:
         births, self._births = self._births, {}

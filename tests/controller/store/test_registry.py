@@ -23,6 +23,7 @@ from controller.store import (
 )
 from controller.store import registry as store_registry
 from controller.store.engine import create_engine
+from controller.store.registry_rows import receivers_signature
 from controller.store.schema import groups as groups_table
 from controller.store.schema import receiver_health, receiver_transitions, receivers
 from controller.store.store import MIGRATIONS
@@ -424,3 +425,31 @@ async def test_the_registry_migration_downgrades_cleanly_and_upgrades_again(
         assert tables == ["alembic_version", "controller_events", "controller_state"]
         assert await store.current_revision() == "0001"
         assert await store.upgrade() == ("0001", Store.head_revision())
+
+
+async def signature(store: Store) -> Any:
+    async with store.read() as session:
+        return await receivers_signature(session)
+
+
+async def test_the_receivers_signature_moves_with_every_change_and_only_then(
+    store: Store, example: Registry
+) -> None:
+    empty = await signature(store)
+    assert empty == (0, None, 0)
+    await load(store, example)
+    imported = await signature(store)
+    assert imported[0] == 30
+    await load(store, example)  # the same file again: nothing changes
+    assert await signature(store) == imported
+    rx = {r.id: r for r in example.receivers}
+    regrouped = dataclasses.replace(rx["tl-na-vuong-1"], groups=("tl-cho",))
+    await import_registry(store, [], [regrouped], dry_run=False, at=LATER)
+    updated = await signature(store)
+    assert updated != imported
+    await record_unregistered(store, "rx-new", at=NOW, epoch=2, firmware="fw", topic=None)
+    assert await signature(store) == updated  # heard, not registered
+    await adopt(store, "rx-new", village_id="na-vuong", at=LATER + timedelta(minutes=1))
+    adopted = await signature(store)
+    assert adopted[0] == 31
+    assert adopted != updated
