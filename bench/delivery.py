@@ -14,12 +14,14 @@ baseline on the same broker:
    receiver's first sound (bound: 95% within 3 s), against espeak-ng alone plus the raw
    push of the chunks a receiver needs before it starts;
 3. a 60 s bulletin in two languages, Vietnamese and Hmong (`hmn`), to `all`, scheduled
-   like 1. The registry imported here has every other village speak Hmong (the
-   generator's other villages speak Tày, Nùng or Vietnamese, and hear Vietnamese), so
-   the commune is mixed and the controller publishes each village's content on its
-   village group: 20 group publishes (checked). The same bounds as 1 (bytes against
-   each group publish's content size, all armed within 10 s against 1's raw push), and
-   every receiver armed and played the content of its own language.
+   like 1 and sent as an operator sends it (`send_bulletin` with two stored contents,
+   `loa bulletin send --content VI --content HMN`). The registry imported here has
+   every other village speak Hmong (the generator's other villages speak Tày, Nùng or
+   Vietnamese, and hear Vietnamese), so the commune is mixed and the controller
+   publishes each village's content on its village group: 20 group publishes
+   (checked). The same bounds as 1 (bytes against each group publish's content size,
+   all armed within 10 s against 1's raw push), and every receiver armed and played the
+   content of its own language.
 
 A scenario waits until the store holds every receiver's play before the next one
 starts, so one's receipts do not slow the next one down; 3 comes last so that 1 and 2
@@ -69,16 +71,8 @@ from controller.delivery.service import DeliveryService
 from controller.delivery.status import occurrence_report
 from controller.mqtt.link import Outgoing
 from controller.store import Store
-from controller.store.bulletins import (
-    BulletinRow,
-    OccurrenceRow,
-    Target,
-    create_bulletin,
-    create_occurrence,
-)
 from controller.store.registry import import_registry
 from devices.protocol import Topics
-from devices.protocol.commands import new_occurrence_id
 from devices.registry.model import Receiver
 from loa.clock import SystemClock
 from simulators.commune import GeneratedCommune, generate_commune
@@ -165,29 +159,6 @@ def with_second_language(commune: GeneratedCommune) -> tuple[tuple[Receiver, ...
         for r in commune.receivers
     )
     return receivers, second
-
-
-async def send_two_languages(
-    store: Store, config: Config, contents: dict[str, str], play_at: datetime, title: str
-) -> OccurrenceRow:
-    """A bulletin with one content per language, to `all`, written as `send_bulletin`
-    writes one (which takes one language only: the operator's path has no other yet)."""
-    now = datetime.now(UTC)
-    bulletin = BulletinRow(
-        id=new_occurrence_id(), title=title, priority="normal", volume=None, repeat=1,
-        chime="none", created_by="bench", created_at=now,
-    )  # fmt: skip
-    occurrence = OccurrenceRow(
-        id=new_occurrence_id(),
-        bulletin_id=bulletin.id,
-        play_at=play_at,
-        expires_at=play_at + timedelta(seconds=config.delivery.expires_after_s),
-        created_at=now,
-    )
-    async with store.write() as session:
-        await create_bulletin(session, bulletin, contents, [Target("all")])
-        await create_occurrence(session, occurrence)
-    return occurrence
 
 
 async def run(folder: Path) -> int:
@@ -433,10 +404,19 @@ class Scenarios:
         """`contents`: language -> content id, `sizes`: content id -> bytes, `expected`:
         receiver id -> the content of its language, `villages`: the village group ids."""
 
+        hearing: dict[str, int] = {}
+
         async def send() -> str:
-            play_at = datetime.now(UTC) + timedelta(seconds=PLAY_AHEAD_S)
-            title = "bench two languages"
-            return (await send_two_languages(self.store, self.config, contents, play_at, title)).id
+            request = SendRequest(
+                audio=Audio(contents=tuple(contents.values())), language="vi", targets="all",
+                play_at=datetime.now(UTC) + timedelta(seconds=PLAY_AHEAD_S),
+                created_by="bench", title="bench two languages",
+            )  # fmt: skip
+            sent = await send_bulletin(self.store, self.library, self.config, request, self.clock)
+            if sent.contents != contents:
+                raise RuntimeError(f"send_bulletin wrote {sent.contents}, not {contents}")
+            hearing.update(sent.hearing)
+            return sent.occurrence.id
 
         got = await self.follow(send)
 
@@ -448,6 +428,10 @@ class Scenarios:
             for language in contents
         }
         print(f"\n3. 60 s bulletin in {' and '.join(contents)} to all, villages split")
+        print(
+            "  send_bulletin: "
+            + ", ".join(f"{language} heard by {n}" for language, n in hearing.items())
+        )
         print(
             f"  group publishes: {len(publishes)} ("
             + ", ".join(f"{n} {language}" for language, n in per_language.items())

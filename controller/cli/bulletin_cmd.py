@@ -1,7 +1,8 @@
 """`loa bulletin send | status | list | cancel`: bulletins to villages, and what was heard.
 
 `send` prepares the sound (a recording, `--text` read aloud, or `--content` already
-stored), writes the bulletin and prints its occurrence id; the running `loa serve`
+stored; several languages by giving `--content` once for each), writes the bulletin and
+prints its occurrence id with who hears which language; the running `loa serve`
 delivers it. `status ID` counts receivers per delivery state and lists them, with
 `--watch` a live progress bar until every receiver is done. Ids may be shortened to
 their first 6 or more characters.
@@ -35,8 +36,19 @@ def add_parser(
     send = actions.add_parser("send", parents=[common], help="send a bulletin to receivers")
     send.add_argument("file", nargs="?", metavar="FILE", help="a recording (any audio or video)")
     send.add_argument("--text", metavar="TEXT", help="text to read aloud instead of a FILE")
-    send.add_argument("--content", metavar="ID", help="a stored content (`loa audio list`)")
-    send.add_argument("--lang", metavar="L", help="its language (default: audio.default_language)")
+    send.add_argument(
+        "--content",
+        action="append",
+        metavar="ID",
+        help="a stored content (`loa audio list`), in the language it was prepared in; "
+        "once per language (with a FILE or --text: the other languages)",
+    )
+    send.add_argument(
+        "--lang",
+        metavar="L",
+        help="the language of the FILE or --text, or of one --content sent alone "
+        "(default: audio.default_language)",
+    )
     send.add_argument(
         "--to",
         required=True,
@@ -93,9 +105,15 @@ def run_send(args: argparse.Namespace) -> int:
         raise RequestError(f"--repeat {args.repeat} is not valid; expected 1 to 10")
     if args.volume is not None and not 0 <= args.volume <= 100:
         raise RequestError(f"--volume {args.volume} is not valid; expected 0 to 100")
+    contents = tuple(args.content or ())
+    if args.lang is not None and args.file is None and text is None and len(contents) > 1:
+        raise RequestError(
+            f"--lang {args.lang} names the language of a FILE or --text; each --content is in "
+            "the language it was prepared in (`loa audio list` shows it)"
+        )
     request = SendRequest(
         audio=Audio(
-            file=None if args.file is None else Path(args.file), text=text, content=args.content
+            file=None if args.file is None else Path(args.file), text=text, contents=contents
         ),
         language=args.lang or config.audio.default_language,
         targets=args.to,

@@ -35,17 +35,30 @@ def sent_json(sent: Sent) -> dict[str, Any]:
         "priority": sent.bulletin.priority,
         "content": sent.content_id,
         "receivers": sent.receivers,
+        # A list, not an object: the order matters (the first is the default).
+        "languages": [
+            {"language": language, "content": content, "receivers": sent.hearing[language]}
+            for language, content in sent.contents.items()
+        ],
         "play_at": _iso(sent.occurrence.play_at),
         "expires_at": _iso(sent.occurrence.expires_at),
     }
 
 
 def sent_text(sent: Sent, zone: str) -> str:
+    """The occurrence id on a line of its own, then what goes to whom and when."""
     occurrence = sent.occurrence
+    width = max(len(language) for language in sent.contents)
+    languages = [
+        f"  {language:<{width}}  {content[:SHORT]}  heard by {sent.hearing[language]}"
+        + (" (the default)" if index == 0 and len(sent.contents) > 1 else "")
+        for index, (language, content) in enumerate(sent.contents.items())
+    ]
     return "\n".join(
         [
             occurrence.id,
             f"  {sent.bulletin.title!r}, {sent.bulletin.priority}, to {sent.receivers} receivers",
+            *languages,
             f"  plays {_local(occurrence.play_at, zone)}, "
             f"expires {_local(occurrence.expires_at, zone)}",
             f"  follow it: loa bulletin status {occurrence.id[:SHORT]} --watch",

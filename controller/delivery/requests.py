@@ -1,10 +1,21 @@
 """A bulletin as an operator asks for it: checked, its audio ready, written to the store.
 
 `send_bulletin()` is what `loa bulletin send` (and later the HTTP API) calls. It
-prepares the audio first (a recording or text through the audio library, or a stored
-content by id), checks the targets against the registry, and writes the bulletin and
-its occurrence in one transaction. The running controller picks the occurrence up
-within `delivery.poll_s` and dispatches it `delivery.lead_s` before its play time.
+checks the targets against the registry and the sound asked for, prepares the audio
+(a recording or text through the audio library, and stored contents by id), and writes
+the bulletin and its occurrence in one transaction. The running controller picks the
+occurrence up within `delivery.poll_s` and dispatches it `delivery.lead_s` before its
+play time.
+
+Languages: a bulletin has one content per language, and a receiver plays its village's
+(`plan.language_for`). A recording or text is in the request's `language` and is the
+bulletin's default (its first content); each stored content is in the language it was
+prepared in, after it in the order given (the first of them is the default when there is
+no recording or text). One source alone keeps the form it had before bulletins could have
+several: it is sent in the request's `language`, whatever a stored content was prepared
+in; with one content there is nothing to choose and every receiver plays it. Everything
+that can be checked without preparing audio is checked first, so a mistake in the
+request costs no text-to-speech and leaves no new content behind.
 
 Times: `play_at` None means "as soon as possible": for an emergency, receivers play
 as soon as enough audio has arrived; for other priorities the play time is set
@@ -21,7 +32,13 @@ from zoneinfo import ZoneInfo
 
 from controller.audio.library import AudioLibrary, ChimePlacement
 from controller.config.model import Config
-from controller.delivery.plan import TargetError, parse_targets, resolve
+from controller.delivery.plan import (
+    FALLBACK_LANGUAGE,
+    TargetError,
+    language_for,
+    parse_targets,
+    resolve,
+)
 from controller.store import Store
 from controller.store.bulletins import (
     BulletinRow,
@@ -29,16 +46,19 @@ from controller.store.bulletins import (
     create_bulletin,
     create_occurrence,
 )
+from controller.store.contents import ContentRow
 from controller.store.registry_rows import load_groups, load_receivers
 from devices.protocol.commands import new_occurrence_id
 from devices.protocol.priority import PRIORITIES, Priority
-from devices.registry import GroupTree
+from devices.registry import GroupTree, Receiver
 from loa.clock import Clock
 from loa.errors import LoaError
 
 START_DELAY = timedelta(seconds=15)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SHORT = 12  # characters of a content id in messages, as `loa audio list` shows them
+_NAMED = 5  # receivers named in a message before "and N more"
 
 
 class RequestError(LoaError):
@@ -47,16 +67,28 @@ class RequestError(LoaError):
 
 @dataclass(frozen=True, slots=True)
 class Audio:
-    """Where the bulletin's sound comes from: exactly one of the three."""
+    """Where the bulletin's sound comes from, one content per language.
+
+    At most one of `file` (a recording) and `text` (read aloud), in the request's
+    `language`; and stored contents by id or id prefix (at least 6 characters), each in
+    the language it was prepared in. `content` is one stored content, the form from
+    before bulletins could have several; `contents` holds any number, after it.
+    """
 
     file: Path | None = None
     text: str | None = None
     content: str | None = None
+    contents: tuple[str, ...] = ()
+
+    def stored(self) -> tuple[str, ...]:
+        """Every stored content asked for, `content` first, as given."""
+        return ((self.content,) if self.content is not None else ()) + tuple(self.contents)
 
 
 @dataclass(frozen=True, slots=True)
 class SendRequest:
     audio: Audio
+    #: the language of the recording or text, or of a stored content sent alone
     language: str
     targets: str
     priority: Priority = "normal"
@@ -73,16 +105,39 @@ class SendRequest:
 class Sent:
     bulletin: BulletinRow
     occurrence: OccurrenceRow
+    #: the bulletin's default content (the first of `contents`)
     content_id: str
+    #: how many receivers the targets name
     receivers: int
+    #: whether the recording or text made a new content (False: it was stored already)
     created_content: bool
+    #: language to content id, in the bulletin's order: its default first
+    contents: dict[str, str]
+    #: language to how many of the targeted receivers hear it (`plan.language_for`), same order
+    hearing: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A stored content asked for: as the operator wrote it, and the language it goes in."""
+
+    given: str
+    row: ContentRow
+    language: str
 
 
 async def send_bulletin(
     store: Store, library: AudioLibrary, config: Config, request: SendRequest, clock: Clock
 ) -> Sent:
+    """Check `request`, prepare its audio and write the bulletin with its occurrence.
+
+    `RequestError`, `TargetError` or `UnknownContent` say what in the request is wrong;
+    they are raised before any audio is prepared, except one: a recording or text that
+    turns out to be one of the stored contents given is known only once prepared.
+    """
     if request.priority not in PRIORITIES:
         raise RequestError(f"priority {request.priority!r} is not one of {', '.join(PRIORITIES)}")
+    _check_sources(request.audio)
     async with store.read() as session:
         tree = GroupTree(await load_groups(session))
         registry = list((await load_receivers(session)).values())
@@ -94,7 +149,20 @@ async def send_bulletin(
     play_at = request.play_at
     if play_at is not None and play_at < now - timedelta(seconds=5):
         raise RequestError(f"--at {play_at.isoformat()} is in the past")
-    content_id, title, created = await _audio(library, request)
+    stored = await _stored(library, request)
+    new = _new_source(request.audio)
+    languages = ([request.language] if new is not None else []) + [s.language for s in stored]
+    _check_languages(request, new, stored)
+    _check_heard(languages, targeted)
+    contents: dict[str, str] = {}
+    title = ""
+    created = False
+    if new is not None:
+        contents[request.language], title, created = await _prepare(library, request)
+        _check_not_stored_twice(new, contents[request.language], stored)
+    for item in stored:
+        contents[item.language] = item.row.id
+    title = title or stored[0].row.title
     now = clock.now()
     if play_at is None and request.priority != "emergency":
         play_at = now + START_DELAY
@@ -121,16 +189,112 @@ async def send_bulletin(
         created_at=now,
     )
     async with store.write() as session:
-        await create_bulletin(session, bulletin, {request.language: content_id}, targets)
+        await create_bulletin(session, bulletin, contents, targets)
         await create_occurrence(session, occurrence)
-    return Sent(bulletin, occurrence, content_id, len(targeted), created)
+    hearing = dict.fromkeys(contents, 0)
+    for receiver in targeted:
+        hearing[language_for(receiver, languages)] += 1
+    default = next(iter(contents.values()))
+    return Sent(bulletin, occurrence, default, len(targeted), created, contents, hearing)
 
 
-async def _audio(library: AudioLibrary, request: SendRequest) -> tuple[str, str, bool]:
+def _new_source(audio: Audio) -> str | None:
+    """How the recording or text was given (for messages), or None if there is neither."""
+    if audio.file is not None:
+        return "the FILE"
+    if audio.text is not None:
+        return "the --text"
+    return None
+
+
+def _check_sources(audio: Audio) -> None:
+    if audio.file is not None and audio.text is not None:
+        raise RequestError(
+            "give a FILE or --text, not both: a bulletin has one content per language; "
+            "prepare the other languages first (`loa audio prepare FILE --lang L`, "
+            "`loa audio tts TEXT --lang L`) and add each with --content ID"
+        )
+    if audio.file is None and audio.text is None and not audio.stored():
+        raise RequestError(
+            "no sound given: give exactly one of a FILE or --text, "
+            "or --content ID (once per language)"
+        )
+
+
+async def _stored(library: AudioLibrary, request: SendRequest) -> list[_Stored]:
+    """The stored contents asked for, each with the language it is sent in."""
+    given = request.audio.stored()
+    rows = [await library.get(wanted) for wanted in given]
+    if len(rows) == 1 and _new_source(request.audio) is None:
+        return [_Stored(given[0], rows[0], request.language)]  # alone: as it always was
+    return [_Stored(wanted, row, row.language) for wanted, row in zip(given, rows, strict=True)]
+
+
+def _check_languages(request: SendRequest, new: str | None, stored: list[_Stored]) -> None:
+    """One content per language, and no content given twice."""
+    by_id: dict[str, str] = {}
+    by_language: dict[str, str] = {}
+    if new is not None:
+        by_language[request.language] = f"{new} (--lang {request.language})"
+    for item in stored:
+        where = f"--content {item.given}"
+        if item.row.id in by_id:
+            raise RequestError(
+                f"content {item.row.id[:_SHORT]} is given twice ({by_id[item.row.id]} and "
+                f"{where}); give each content once"
+            )
+        by_id[item.row.id] = where
+        named = f"{item.row.id[:_SHORT]} ({where})"
+        if item.language in by_language:
+            raise RequestError(
+                f"two contents in {item.language!r}: {by_language[item.language]} and {named}; "
+                "a bulletin has one content per language (`loa audio list` shows each "
+                "content's language)"
+            )
+        by_language[item.language] = named
+
+
+def _check_heard(languages: list[str], targeted: list[Receiver]) -> None:
+    """Refuse a bulletin in several languages that some targeted receiver cannot play.
+
+    A receiver plays its village's language, else Vietnamese (docs/protocol.md, `play`);
+    with neither in the bulletin it fails with `no_content`. A single content is exempt:
+    it is sent under the request's language, as it always was.
+    """
+    if len(languages) < 2 or FALLBACK_LANGUAGE in languages:
+        return
+    silent = [r for r in targeted if r.language not in languages]
+    if not silent:
+        return
+    named = ", ".join(f"{r.id} ({r.language})" for r in silent[:_NAMED])
+    more = f" and {len(silent) - _NAMED} more" if len(silent) > _NAMED else ""
+    count = "1 targeted receiver" if len(silent) == 1 else f"{len(silent)} targeted receivers"
+    raise RequestError(
+        f"{count} would play nothing: {named}{more}; the bulletin "
+        f"is in {', '.join(languages)}, without their language or Vietnamese "
+        f"({FALLBACK_LANGUAGE}) to fall back to: add a {FALLBACK_LANGUAGE} content with "
+        "--content, or leave them out of --to"
+    )
+
+
+def _check_not_stored_twice(new: str, content_id: str, stored: list[_Stored]) -> None:
+    """The recording or text must not be, once prepared, one of the stored contents given.
+
+    Known only after preparing (the same audio makes the same content); the content it
+    made, or found, stays in the library for `loa audio gc`.
+    """
+    for item in stored:
+        if item.row.id == content_id:
+            raise RequestError(
+                f"{new} is the same audio as content {content_id[:_SHORT]} "
+                f"(--content {item.given}, {item.language}); give each content once, one per "
+                "language"
+            )
+
+
+async def _prepare(library: AudioLibrary, request: SendRequest) -> tuple[str, str, bool]:
+    """Prepare the recording or text: its content id, title and whether it is new."""
     audio = request.audio
-    given = [x for x in (audio.file, audio.text, audio.content) if x is not None]
-    if len(given) != 1:
-        raise RequestError("give the sound as exactly one of: a FILE, --text or --content")
     chime = request.chime
     if audio.file is not None:
         added = await library.add_file(
@@ -141,18 +305,15 @@ async def _audio(library: AudioLibrary, request: SendRequest) -> tuple[str, str,
             chime=chime,
         )
         return added.content.id, added.content.title, added.created
-    if audio.text is not None:
-        added = await library.add_text(
-            audio.text,
-            title=request.title,
-            language=request.language,
-            added_by=request.created_by,
-            chime=chime,
-        )
-        return added.content.id, added.content.title, added.created
-    assert audio.content is not None  # noqa: S101 - one of three, checked above
-    row = await library.get(audio.content)
-    return row.id, row.title, False
+    assert audio.text is not None  # noqa: S101 - `_new_source` said there is one
+    added = await library.add_text(
+        audio.text,
+        title=request.title,
+        language=request.language,
+        added_by=request.created_by,
+        chime=chime,
+    )
+    return added.content.id, added.content.title, added.created
 
 
 def parse_duration(text: str, what: str = "--expires") -> timedelta:

@@ -15,6 +15,7 @@ from typing import Any
 
 from audio.ffmpeg import find_tools
 from controller.store import Store
+from controller.store.bulletins import get_bulletin, get_occurrence
 from controller.store.registry import import_registry
 from devices.protocol.signing import VerifyKey
 from devices.registry import parse_registry
@@ -97,7 +98,8 @@ async def test_send_a_recording_of_a_stored_content_and_bad_requests(tmp_path: P
     assert again["content"] == sent["content"]
     for args, expected in [
         (("--to", "ban-z", "--text", "xin chào"), "'ban-z'"),
-        (("--to", "all"), "exactly one of"),
+        (("--to", "all"), "no sound given"),
+        (("--to", "all", str(wav), "--text", "xin chào"), "a FILE or --text, not both"),
         (("--to", "all", "--text", "xin chào", "--at", "yesterday"), "--at 'yesterday'"),
         (("--to", "all", "--text", "xin chào", "--at", "2001-01-01 06:00"), "in the past"),
         (("--to", "all", "--text", "xin chào", "--expires", "soon"), "--expires 'soon'"),
@@ -111,3 +113,81 @@ async def test_send_a_recording_of_a_stored_content_and_bad_requests(tmp_path: P
     unknown = loa(config, "bulletin", "status", "0123456789")
     assert unknown.returncode == 2
     assert "no occurrence" in one_error_line(unknown.stderr)
+
+
+def prepare(config: Path, folder: Path, language: str, frequency: int) -> str:
+    """A recording prepared in `language` with `loa audio prepare`: its content id."""
+    source = folder / f"{language}.wav"
+    subprocess.run(
+        [str(find_tools().ffmpeg), "-hide_banner", "-nostdin", "-v", "error", "-y", "-f",
+         "lavfi", "-i", f"sine=frequency={frequency}:duration=2", str(source)],
+        check=True, timeout=30,
+    )  # fmt: skip
+    added = loa_json(config, "audio", "prepare", str(source), "--lang", language)
+    content_id: str = added["content"]["id"]
+    return content_id
+
+
+async def stored_contents(folder: Path, occurrence_id: str) -> dict[str, str]:
+    url = f"sqlite+aiosqlite:///{folder / 'data' / 'loa.db'}"
+    async with await Store.open(url) as store, store.read() as session:
+        occurrence = await get_occurrence(session, occurrence_id)
+        assert occurrence is not None
+        detail = await get_bulletin(session, occurrence.bulletin_id)
+    assert detail is not None
+    return detail.contents
+
+
+async def test_send_in_several_languages(tmp_path: Path) -> None:
+    config = await ready(tmp_path)
+    tay = prepare(config, tmp_path, "tay", 300)
+    hmn = prepare(config, tmp_path, "hmn", 500)
+
+    two = loa_json(
+        config, "bulletin", "send", "--text", "Lúc 06:00 mai, xã họp dân.", "--content", tay[:8],
+        "--to", "ban-a,rx-b1",
+    )  # fmt: skip
+    assert [(x["language"], x["receivers"]) for x in two["languages"]] == [("vi", 1), ("tay", 3)]
+    assert two["languages"][1]["content"] == tay
+    assert two["content"] == two["languages"][0]["content"] != tay, "the text is the default"
+    assert two["receivers"] == 4
+    assert await stored_contents(tmp_path, two["occurrence"]) == {
+        x["language"]: x["content"] for x in two["languages"]
+    }
+
+    three = loa(
+        config, "bulletin", "send", "--content", hmn[:6], "--content", tay, "--content",
+        two["content"][:10], "--to", "all", "--title", "Họp dân",
+    )  # fmt: skip
+    assert three.returncode == 0, three.stderr
+    lines = three.stdout.splitlines()
+    assert len(lines[0]) == 32, "the occurrence id alone on the first line"
+    assert lines[1] == "  'Họp dân', normal, to 4 receivers"
+    assert lines[2:5] == [
+        f"  hmn  {hmn[:12]}  heard by 0 (the default)",
+        f"  tay  {tay[:12]}  heard by 3",
+        f"  vi   {two['content'][:12]}  heard by 1",
+    ]
+    assert await stored_contents(tmp_path, lines[0]) == {
+        "hmn": hmn, "tay": tay, "vi": two["content"],
+    }  # fmt: skip
+
+    alone = loa(config, "bulletin", "send", "--content", hmn[:8], "--to", "xa")
+    assert alone.returncode == 0, alone.stderr
+    assert f"  vi  {hmn[:12]}  heard by 4" in alone.stdout.splitlines(), "as before: in --lang"
+
+    for args, expected in [
+        (("--content", tay, "--content", "fedcba9876"), "id starting 'fedcba9876'"),
+        (("--text", "xin chào", "--lang", "tay", "--content", tay[:7]),
+         f"two contents in 'tay': the --text (--lang tay) and {tay[:12]} (--content {tay[:7]})"),
+        (("--content", hmn[:6], "--content", hmn[:9]),
+         f"content {hmn[:12]} is given twice (--content {hmn[:6]} and --content {hmn[:9]})"),
+        ((str(tmp_path / "tay.wav"), "--text", "xin chào", "--content", hmn),
+         "a FILE or --text, not both"),
+        (("--content", tay, "--content", hmn), "1 targeted receiver would play nothing: rx-b1"),
+        (("--content", tay, "--content", hmn, "--lang", "vi"), "--lang vi names the language"),
+        ((str(tmp_path / "tay.wav"), "--content", tay), "the FILE is the same audio as content"),
+    ]:  # fmt: skip
+        result = loa(config, "bulletin", "send", *args, "--to", "all")
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in one_error_line(result.stderr), args
