@@ -58,6 +58,7 @@ class ActiveOccurrence:
             volume=self.bulletin.volume,
             repeat=self.bulletin.repeat,
             contents=self.contents,
+            default=next(iter(self.contents)),
         )
 
     def content(self, content_id: str) -> ContentRef | None:

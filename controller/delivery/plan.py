@@ -6,9 +6,11 @@ is then, not as it was when the bulletin was written):
 1. `resolve()`: the targets (`all`, receivers, groups of any kind) to the receivers they
    name. A group includes the receivers of its villages and of its free groups, down
    the tree (`GroupTree.includes`).
-2. `language_for()`: the receiver's languages in order (its village's first), then
-   Vietnamese, then the bulletin's first language: a village is told in its language
-   when the bulletin has it, and never left silent when it does not.
+2. `language_for()`: the receiver's main language (its village's), then Vietnamese,
+   then the bulletin's default (its first language): a village is told in its language
+   when the bulletin has it, and never left silent when it does not. This is the rule
+   a receiver applies to the play command (`Play.content_for`, docs/protocol.md), so
+   the content the controller pushes to a receiver is the one it will play.
 3. `fan_out()`: one publish per group instead of one per receiver. A group is used for
    a content when every member of the group is targeted, gets that content and has
    confirmed it listens on the group's topics (its birth lists the group); otherwise a
@@ -103,7 +105,7 @@ def language_for(receiver: Receiver, languages: Sequence[str]) -> str:
     """Which of a bulletin's `languages` (its first is its own default) `receiver` hears."""
     if not languages:
         raise ValueError("a bulletin has at least one language")
-    for language in (*receiver.languages, FALLBACK_LANGUAGE):
+    for language in (receiver.language, FALLBACK_LANGUAGE):
         if language in languages:
             return language
     return languages[0]

@@ -13,7 +13,9 @@ bulletin's default (its first content); each stored content is in the language i
 prepared in, after it in the order given (the first of them is the default when there is
 no recording or text). One source alone keeps the form it had before bulletins could have
 several: it is sent in the request's `language`, whatever a stored content was prepared
-in; with one content there is nothing to choose and every receiver plays it. Everything
+in; with one content there is nothing to choose and every receiver plays it. A receiver
+whose language the bulletin lacks, and which has no Vietnamese to fall back to, hears the
+default: nobody targeted is left silent. Everything
 that can be checked without preparing audio is checked first, so a mistake in the
 request costs no text-to-speech and leaves no new content behind.
 
@@ -33,7 +35,6 @@ from zoneinfo import ZoneInfo
 from controller.audio.library import AudioLibrary, ChimePlacement
 from controller.config.model import Config
 from controller.delivery.plan import (
-    FALLBACK_LANGUAGE,
     TargetError,
     language_for,
     parse_targets,
@@ -50,7 +51,7 @@ from controller.store.contents import ContentRow
 from controller.store.registry_rows import load_groups, load_receivers
 from devices.protocol.commands import new_occurrence_id
 from devices.protocol.priority import PRIORITIES, Priority
-from devices.registry import GroupTree, Receiver
+from devices.registry import GroupTree
 from loa.clock import Clock
 from loa.errors import LoaError
 
@@ -58,7 +59,6 @@ START_DELAY = timedelta(seconds=15)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SHORT = 12  # characters of a content id in messages, as `loa audio list` shows them
-_NAMED = 5  # receivers named in a message before "and N more"
 
 
 class RequestError(LoaError):
@@ -153,7 +153,6 @@ async def send_bulletin(
     new = _new_source(request.audio)
     languages = ([request.language] if new is not None else []) + [s.language for s in stored]
     _check_languages(request, new, stored)
-    _check_heard(languages, targeted)
     contents: dict[str, str] = {}
     title = ""
     created = False
@@ -252,29 +251,6 @@ def _check_languages(request: SendRequest, new: str | None, stored: list[_Stored
                 "content's language)"
             )
         by_language[item.language] = named
-
-
-def _check_heard(languages: list[str], targeted: list[Receiver]) -> None:
-    """Refuse a bulletin in several languages that some targeted receiver cannot play.
-
-    A receiver plays its village's language, else Vietnamese (docs/protocol.md, `play`);
-    with neither in the bulletin it fails with `no_content`. A single content is exempt:
-    it is sent under the request's language, as it always was.
-    """
-    if len(languages) < 2 or FALLBACK_LANGUAGE in languages:
-        return
-    silent = [r for r in targeted if r.language not in languages]
-    if not silent:
-        return
-    named = ", ".join(f"{r.id} ({r.language})" for r in silent[:_NAMED])
-    more = f" and {len(silent) - _NAMED} more" if len(silent) > _NAMED else ""
-    count = "1 targeted receiver" if len(silent) == 1 else f"{len(silent)} targeted receivers"
-    raise RequestError(
-        f"{count} would play nothing: {named}{more}; the bulletin "
-        f"is in {', '.join(languages)}, without their language or Vietnamese "
-        f"({FALLBACK_LANGUAGE}) to fall back to: add a {FALLBACK_LANGUAGE} content with "
-        "--content, or leave them out of --to"
-    )
 
 
 def _check_not_stored_twice(new: str, content_id: str, stored: list[_Stored]) -> None:

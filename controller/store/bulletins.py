@@ -166,7 +166,7 @@ class OccurrenceRow:
 
 
 class BulletinDetail(NamedTuple):
-    """A bulletin with its contents (language to content id) and targets."""
+    """A bulletin with its contents (language to content id, the default first) and targets."""
 
     bulletin: BulletinRow
     contents: dict[str, str]
@@ -221,8 +221,13 @@ async def create_bulletin(
     await session.execute(
         insert(bulletin_contents),
         [
-            {"bulletin_id": bulletin.id, "language": language, "content_id": content_id}
-            for language, content_id in contents.items()
+            {
+                "bulletin_id": bulletin.id,
+                "language": language,
+                "content_id": content_id,
+                "position": position,
+            }
+            for position, (language, content_id) in enumerate(contents.items())
         ],
     )
     await session.execute(
@@ -242,7 +247,7 @@ async def get_bulletin(session: AsyncSession, bulletin_id: str) -> BulletinDetai
     languages = await session.execute(
         select(bulletin_contents)
         .where(bulletin_contents.c.bulletin_id == bulletin_id)
-        .order_by(bulletin_contents.c.language)
+        .order_by(bulletin_contents.c.position, bulletin_contents.c.language)
     )
     targeted = await session.execute(
         select(bulletin_targets)

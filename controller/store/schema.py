@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -226,7 +227,9 @@ bulletins = Table(
     Column("cancelled_at", UtcDateTime, nullable=True),
 )
 
-#: A bulletin's audio, one content per language (a receiver plays its village's, else "vi").
+#: A bulletin's audio, one content per language, in the order given: the first (lowest
+#: `position`) is its default. A receiver plays its village's language, else "vi", else
+#: the default.
 bulletin_contents = Table(
     "bulletin_contents",
     metadata,
@@ -237,6 +240,7 @@ bulletin_contents = Table(
         primary_key=True,
     ),
     Column("language", String(16), primary_key=True),
+    Column("position", Integer, nullable=False, server_default=text("0")),
     Column(
         "content_id",
         String(64),

@@ -68,6 +68,9 @@ class Play:
     repeat: int
     #: Language code to content; kept out of the hash (a mapping has none).
     contents: Mapping[str, ContentRef] = field(hash=False)
+    #: The bulletin's default language (a key of `contents`): what a receiver plays when
+    #: neither its language nor Vietnamese is there. None: such a receiver plays nothing.
+    default: str | None = None
 
     def __post_init__(self) -> None:
         check_hex_id(self.occurrence, "occurrence")
@@ -94,10 +97,16 @@ class Play:
             if not isinstance(content, ContentRef):
                 raise TypeError(f"contents[{language!r}] is not a ContentRef")
         object.__setattr__(self, "contents", dict(self.contents))  # our own copy
+        if self.default is not None and self.default not in self.contents:
+            raise ValueError(f"default {self.default!r} is not one of the contents' languages")
 
     def content_for(self, language: str) -> ContentRef | None:
-        """The content a receiver of `language` plays: its own, else Vietnamese, else None."""
-        return self.contents.get(language) or self.contents.get("vi")
+        """The content a receiver of `language` plays: its own, else Vietnamese, else the
+        default, else None."""
+        found = self.contents.get(language) or self.contents.get("vi")
+        if found is None and self.default is not None:
+            return self.contents[self.default]
+        return found
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -110,7 +119,7 @@ class Play:
             "volume": self.volume,
             "repeat": self.repeat,
             "contents": {language: ref.fields() for language, ref in self.contents.items()},
-        }
+        } | ({} if self.default is None else {"default": self.default})
 
     @classmethod
     def read(cls, body: Reader) -> Play:
@@ -132,7 +141,15 @@ class Play:
             volume=body.opt_integer("volume", 0, 100),
             repeat=body.integer("repeat", 1, MAX_REPEAT),
             contents=contents,
+            default=_default(body, contents),
         )
+
+
+def _default(body: Reader, contents: Mapping[str, ContentRef]) -> str | None:
+    default = body.opt_text("default", 16)
+    if default is not None and default not in contents:
+        raise body.error("default", f"{default!r} is not one of the contents' languages")
+    return default
 
 
 @dataclass(frozen=True)

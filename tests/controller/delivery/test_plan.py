@@ -82,6 +82,10 @@ def test_a_village_hears_its_language_else_vietnamese_else_the_bulletin_s_own() 
     assert language_for(tay, ["vi", "tay"]) == "tay"
     assert language_for(tay, ["vi", "nung"]) == "vi"
     assert language_for(kinh, ["tay", "nung"]) == "tay"
+    # only the main language counts, as on the receiver (it is told only that one)
+    tay_and_nung = Receiver("tl-2", "Loa", "po-tau", languages=("tay", "nung"))
+    assert language_for(tay_and_nung, ["nung", "vi"]) == "vi"
+    assert language_for(tay_and_nung, ["nung", "hmn"]) == "nung"
 
 
 def test_everyone_in_one_language_is_one_publish_to_the_province() -> None:

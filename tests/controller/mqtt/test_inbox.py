@@ -67,4 +67,3 @@ async def test_reading_pauses_above_the_high_mark_and_resumes_at_the_low_one() -
     while await inbox.next() is not None:
         left += 1
     assert left == INBOX_LOW - 1
-

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,13 @@ from controller.store.bulletins import (
 from controller.store.contents import delete_content, unreferenced_contents
 from controller.store.deliveries import insert_deliveries, save_deliveries
 from controller.store.engine import create_engine
-from controller.store.schema import audio_contents, bulletins, groups, receivers
+from controller.store.schema import (
+    audio_contents,
+    bulletin_contents,
+    bulletins,
+    groups,
+    receivers,
+)
 from controller.store.store import MIGRATIONS
 from devices.delivery import apply_receipt, offer, start
 from loa.errors import StoreError
@@ -347,6 +353,8 @@ async def test_a_0003_store_upgrades_to_0004_and_back_keeping_its_rows(store_url
             "deliveries",
             "delivery_events",
         }
+        async with engine.begin() as conn:  # the code below writes what head has
+            await conn.run_sync(_migrate, "upgrade", "head")
 
         async with await Store.open(store_url) as store:
             async with store.read() as session:
@@ -363,11 +371,63 @@ async def test_a_0003_store_upgrades_to_0004_and_back_keeping_its_rows(store_url
                 assert await session.run_sync(_kept) == (["Loa rx-1", "Loa rx-2"], [sha("vi")])
 
             async with engine.begin() as conn:
-                assert await conn.run_sync(_migrate, "upgrade", "0004") == after
+                assert await conn.run_sync(_migrate, "upgrade", "head") == after
             async with store.read() as session:
                 assert await session.run_sync(_bulletin_ids) == []
             await add_bulletin(store, b, occ)
             async with store.read() as session:
                 assert await get_occurrence(session, occ.id) == occ
+    finally:
+        await engine.dispose()
+
+
+def _bulletin_of_0004(conn: Connection) -> str:
+    """A bulletin in Tày and Vietnamese as revision 0004 stored it: no order kept."""
+    row = bulletin("old")
+    conn.execute(insert(bulletins).values(**dataclasses.asdict(row)))
+    for language in ("vi", "tay"):
+        conn.execute(
+            insert(bulletin_contents).values(
+                bulletin_id=row.id, language=language, content_id=sha(language)
+            )
+        )
+    return row.id
+
+
+async def test_0005_keeps_the_order_of_languages_from_then_on(store_url: str) -> None:
+    engine = create_engine(make_url(store_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, "upgrade", "0004")
+            await conn.run_sync(_rows_of_0003)
+            await conn.run_sync(
+                lambda sync: sync.execute(
+                    insert(audio_contents).values(**dataclasses.asdict(content("tay", "tay")))
+                )
+            )
+            old_id = await conn.run_sync(_bulletin_of_0004)
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, "upgrade", "0005")
+        async with await Store.open(store_url) as store:
+            async with store.write() as session:
+                new = bulletin("new")
+                await create_bulletin(
+                    session, new, {"tay": sha("tay"), "vi": sha("vi")}, [Target("all")]
+                )
+            async with store.read() as session:
+                old_detail = await get_bulletin(session, old_id)
+                new_detail = await get_bulletin(session, new.id)
+        assert old_detail is not None
+        assert new_detail is not None
+        assert list(old_detail.contents) == ["tay", "vi"], "stored before: by language"
+        assert list(new_detail.contents) == ["tay", "vi"], "as given: the default first"
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, "downgrade", "0004")
+            kept = await conn.run_sync(
+                lambda sync: sync.execute(
+                    select(func.count()).select_from(bulletin_contents)
+                ).scalar_one()
+            )
+        assert kept == 4
     finally:
         await engine.dispose()

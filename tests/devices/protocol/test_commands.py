@@ -343,6 +343,32 @@ def test_the_receiver_plays_its_language_else_vietnamese() -> None:
     assert replace(PLAY, contents={"tay": tay}).content_for("nung") is None
 
 
+def test_without_its_language_or_vietnamese_the_receiver_plays_the_default() -> None:
+    tay = content_of(b"tay" * 500)
+    hmn = content_of(b"hmn" * 500)
+    play = replace(PLAY, contents={"tay": tay, "hmn": hmn}, default="hmn")
+    assert play.content_for("nung") == hmn
+    assert play.content_for("tay") == tay
+    assert replace(play, contents={"vi": CONTENT, "hmn": hmn}).content_for("nung") == CONTENT
+    with pytest.raises(ValueError, match="default 'nung' is not one of the contents"):
+        replace(play, default="nung")
+
+
+def test_the_default_travels_signed_and_a_wrong_one_is_refused() -> None:
+    tay = content_of(b"tay" * 500)
+    play = replace(PLAY, contents={"vi": CONTENT, "tay": tay}, default="tay")
+    command = replace(COMMAND, body=play)
+    opened = open_(command.encode(KEY))
+    assert opened == command
+    assert isinstance(opened, Command)
+    assert isinstance(opened.body, Play)
+    assert opened.body.default == "tay"
+    assert b'"default":"tay"' in command.encode(KEY)
+    assert b'"default"' not in SIGNED, "no default, no field: older commands read the same"
+    moved = with_fields(command.encode(KEY), default="vi")  # the default is signed too
+    assert rejected(open_(moved)).reason == "bad_signature"
+
+
 def test_a_content_ref_and_an_audio_manifest_carry_the_same_fields() -> None:
     data = bytes(range(256)) * 300
     manifest = manifest_of(data, chunk_size=4096)
