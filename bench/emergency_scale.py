@@ -82,11 +82,11 @@ EMERGENCY_CHUNKS = 2  # a simulated receiver starts an emergency once it holds t
 RECORDING_S = 20  # enough for EMERGENCY_CHUNKS full chunks for the raw baseline
 SYNC_SHARE = 0.99
 #: Receivers powered on a second, in each child. A receiver that connects asks the
-#: controller for the time 4 times; a request unanswered within 5 s is dropped and a
-#: round with no answer waits 5 minutes for the next (`simulators/delivery/timesync.py`).
-#: At 500 a second in each child (delivery.py's ramp) the controller answered the last
-#: births ~35 s late and half of the 10,000 stayed unsynced, so the commune powers on at
-#: a pace the controller keeps up with.
+#: controller for the time 4 times; a request unanswered within 5 s is dropped, then
+#: retried alone, backing off up to 60 s (`simulators/delivery/timesync.py`). At 500 a
+#: second in each child (delivery.py's ramp) the controller answered the last births
+#: ~35 s late, so the commune powers on at a pace the controller keeps up with and the
+#: emergency finds every receiver settled.
 RAMP_PER_S = 75.0
 SETTLE_TIMEOUT_S = 240.0
 HEARD_TIMEOUT_S = 120.0  # generous: the emergency text plays for a few seconds

@@ -20,19 +20,40 @@ sample with a round trip within `good_rtt_s` (a link or a broker busy at
 connection time: a whole village reconnecting at once) is followed by another
 after `retry_s`, doubling up to `interval_s`, each wait stretched by the
 receiver's `phase` (0 to 1: half to all of it) so a village does not retry in
-step. A round nobody answers waits the whole interval (no controller: no hurry).
-A request unanswered after `timeout_s` is forgotten (a late answer is ignored).
+step. A request unanswered after `timeout_s` is forgotten (a late answer is
+ignored: its round trip, over `timeout_s`, would make a poor estimate anyway).
+
+A round nobody answers, while the receiver is not in sync (`in_sync`: no sample
+within `good_rtt_s` among those of the last `max_age_s`), is followed by a
+single request (a probe) once its last request has timed out, after a jittered
+exponential back-off: a random wait in [d/2, d], d = `probe_s` doubling with
+each unanswered probe up to `probe_max_s` (`loa.backoff.Backoff`, on the
+receiver's own generator seeded by its `phase`). A commune powering on at once
+finds its controller seconds behind; each receiver then asks again within a
+minute of it catching up instead of waiting the whole interval with its clock
+off, and the probes (one request, spaced wider and wider, not in step) keep
+the load on a struggling controller bounded. An answered probe counts as a
+round: a poor answer brings a full round after `retry_s` as above, a good one
+puts the receiver back on `interval_s`, and the back-off starts again from
+`probe_s` once the receiver is in sync. A receiver in sync whose round goes
+unanswered waits the interval (its clock is good: no hurry).
+
 Plain synchronous code on monotonic seconds and the receiver's own
 (uncorrected) clock.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from loa.backoff import Backoff
+
 DEFAULT_INTERVAL_S = 300.0
 DEFAULT_REQUESTS = 4
+DEFAULT_PROBE_S = 2.0
+DEFAULT_PROBE_MAX_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +74,10 @@ class TimeSync:
         "_next_at",
         "_number",
         "_pending",
+        "_probes",
         "_pulled",
         "_retry",
+        "_round_at",
         "_samples",
         "good_rtt_s",
         "interval_s",
@@ -79,9 +102,17 @@ class TimeSync:
         good_rtt_s: float = 0.05,
         retry_s: float = 10.0,
         phase: float = 1.0,
+        probe_s: float = DEFAULT_PROBE_S,
+        probe_max_s: float = DEFAULT_PROBE_MAX_S,
+        rng: random.Random | None = None,
     ) -> None:
+        """`rng` draws the probes' jitter: by default one seeded by `phase`, so a receiver
+        waits the same way at every boot (a reproducible fleet) but not in step with others.
+        """
         if interval_s <= 0 or spacing_s < 0 or timeout_s <= 0:
             raise ValueError("expected interval_s > 0, spacing_s >= 0 and timeout_s > 0")
+        if not 0 < probe_s <= probe_max_s:
+            raise ValueError("expected 0 < probe_s <= probe_max_s")
         if requests < 1 or keep < 1:
             raise ValueError("a round has at least 1 request and at least 1 sample is kept")
         self.interval_s = interval_s
@@ -103,6 +134,12 @@ class TimeSync:
         self._number = 0
         self._left = 0
         self._next_at: float | None = None
+        #: when the current round (or probe) began: a sample taken since answers it.
+        self._round_at = 0.0
+        # Never above the interval: a probe is never later than the next round would be.
+        cap = min(probe_max_s, interval_s)
+        jitter = rng or random.Random(round(self.phase * 2**32))  # noqa: S311 - simulation
+        self._probes = Backoff(min(probe_s, cap), cap, jitter)
 
     @property
     def synced(self) -> bool:
@@ -122,10 +159,22 @@ class TimeSync:
     def best(self) -> Sample | None:
         return self._best
 
+    def in_sync(self, now: float) -> bool:
+        """Whether a good sample (round trip within `good_rtt_s`) is recent (`max_age_s`).
+
+        Stricter than `synced` (any answer ever): while this is false, a round nobody
+        answers is followed by probes rather than by the whole interval.
+        """
+        return any(
+            now - s.at <= self.max_age_s and s.round_trip_s <= self.good_rtt_s
+            for s in self._samples
+        )
+
     def begin(self, now: float) -> None:
         """Start a round now (a new connection)."""
         self._left = self.requests
         self._next_at = now
+        self._round_at = now
 
     def stop(self) -> None:
         """No link: no requests until `begin`; unanswered ones are forgotten."""
@@ -143,6 +192,7 @@ class TimeSync:
             return []
         if self._left == 0:
             self._left = self.requests  # the next round
+            self._round_at = now
         self._number += 1
         self._pending[self._number] = (local.timestamp(), now)
         self._left -= 1
@@ -186,6 +236,7 @@ class TimeSync:
         t0, _ = pending
         round_trip = t3.timestamp() - t0
         if round_trip < 0 or (sent - received).total_seconds() < 0:
+            self._probe(now, now)  # as good as no answer
             return None
         offset = ((received.timestamp() - t0) + (sent - t3).total_seconds()) / 2
         sample = Sample(offset, round_trip, now)
@@ -194,6 +245,8 @@ class TimeSync:
             del self._samples[0]
         self._choose(now)
         self._sooner(now)
+        if self.in_sync(now):
+            self._probes.reset()
         return sample
 
     def _choose(self, now: float) -> None:
@@ -202,5 +255,34 @@ class TimeSync:
         self._best = min(recent, key=lambda s: s.round_trip_s, default=self._best)
 
     def _expire(self, now: float) -> None:
-        for number in [n for n, (_, sent) in self._pending.items() if now - sent >= self.timeout_s]:
-            del self._pending[number]
+        """Forget the requests past their timeout; probe if that leaves a round unanswered.
+
+        The test is `sent + timeout_s <= now`, the very sum `next_due` returns, so a
+        caller woken at that time does find the request expired.
+        """
+        expired = [
+            deadline
+            for _, sent in self._pending.values()
+            if (deadline := sent + self.timeout_s) <= now
+        ]
+        if not expired:
+            return
+        self._pending = {
+            n: (t0, sent) for n, (t0, sent) in self._pending.items() if sent + self.timeout_s > now
+        }
+        self._probe(max(expired), now)
+
+    def _probe(self, lost_at: float, now: float) -> None:
+        """A request of this round was lost at `lost_at`: if it was the round's last hope
+        and the receiver is not in sync, send one request after the next back-off wait.
+        """
+        if self._left or self._pending or self._next_at is None:
+            return  # the round is still going, or we are stopped
+        answered = bool(self._samples) and self._samples[-1].at >= self._round_at
+        if answered or self.in_sync(now):
+            return
+        at = lost_at + self._probes.next_delay()
+        if at < self._next_at:
+            self._next_at = at
+            self._round_at = at
+            self._left = 1

@@ -83,3 +83,22 @@ def test_a_clock_request_says_its_number_and_its_own_time(tmp_path: Path) -> Non
     rig.link = False
     rig.run(0.3)
     assert rig.counters.time_requests == 1  # the next one found no link
+
+
+def test_a_receiver_nobody_answered_asks_again_within_seconds_not_minutes(tmp_path: Path) -> None:
+    rig = Rig(tmp_path / RX, offset_s=2.0)
+    rig.agent.connected()
+    rig.run(1.0)
+    assert len(rig.sent) == 4  # the connection's round, lost: the controller is behind
+    rig.sent.clear()
+    waited = 1.0  # since the connection
+    while not rig.sent and waited < 300:
+        rig.run(0.01)
+        waited += 0.01
+    # Given up 5 s after the last request (sent at 0.75 s), asked again 1 to 2 s later.
+    assert 5.75 + 1.0 - 0.01 <= waited <= 5.75 + 2.0 + 0.01
+    assert len(rig.sent) == 1  # one request, not a whole round
+    assert answer_clock_requests(rig) == 1
+    assert rig.agent.clock_offset_ms == 2000
+    rig.run(290.0)
+    assert rig.sent == []  # in sync: the next round comes with the interval
