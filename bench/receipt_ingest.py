@@ -19,7 +19,8 @@ One run, on a private Mosquitto with Loa's generated config:
 4. Loa: the same receipts under the controller's prefix; absorbed = applied by the
    delivery judge (`delivery.judge.applied`) AND its event row in `delivery_events`.
 
-Both rates are receipts / (time the last one was absorbed - time the publishers began).
+Both rates are receipts / (time the last one was absorbed - time the publishers began);
+the CPU time of this process per receipt in each phase is printed too (the capacity).
 Prints both, the ratio and PASS/FAIL; exits 1 on FAIL. `PROFILE=1`: cProfile of the
 controller's process during the Loa phase, on stderr. About a minute.
 Run with `.venv/bin/python bench/receipt_ingest.py`.
@@ -32,6 +33,7 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import shutil
 import subprocess
 import sys
@@ -239,8 +241,15 @@ def paho_baseline(port: int, topic: str, counter: Counter) -> Any:
     return client
 
 
-async def baseline(port: int, child: Publishers) -> tuple[str, float, int]:
-    """The bare subscriber's rate (receipts/s), its library, what it counted."""
+def cpu_seconds() -> float:
+    """CPU time of this process (the controller or the bare subscriber, and their threads;
+    not the publishers' child)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def baseline(port: int, child: Publishers) -> tuple[str, float, int, float]:
+    """The bare subscriber's library, rate (receipts/s), count, and CPU us per receipt."""
     counter = Counter(TOTAL)
     topic = Topics(RAW_PREFIX).every_receiver("receipt")
     try:
@@ -255,8 +264,10 @@ async def baseline(port: int, child: Publishers) -> tuple[str, float, int]:
         client = paho_baseline(port, topic, counter)
         name = "paho (loop thread), gmqtt missing"
     try:
+        cpu = cpu_seconds()
         times = await child.go(RAW_PREFIX)
         await asyncio.to_thread(counter.done.wait, TIMEOUT_S)
+        cpu = cpu_seconds() - cpu
     finally:
         if name.startswith("gmqtt"):
             await client.disconnect()
@@ -265,7 +276,7 @@ async def baseline(port: int, child: Publishers) -> tuple[str, float, int]:
             client.disconnect()
     if counter.done_at is None:
         raise RuntimeError(f"the baseline got {counter.count} of {TOTAL} in {TIMEOUT_S} s")
-    return name, TOTAL / (counter.done_at - times["began"]), counter.count
+    return name, TOTAL / (counter.done_at - times["began"]), counter.count, cpu / TOTAL * 1e6
 
 
 # -- the controller ------------------------------------------------------------------------------
@@ -337,7 +348,7 @@ async def run_with_broker(folder: Path, port: int) -> int:  # noqa: PLR0915
             print(f"{OCCURRENCES} occurrences dispatched to {RECEIVERS} receivers", flush=True)
 
             async with publishers(port, occurrences, content) as child:
-                base_name, base_rate, _ = await baseline(port, child)
+                base_name, base_rate, _, base_cpu = await baseline(port, child)
                 print(f"baseline ({base_name}): {base_rate:,.0f} receipts/s", flush=True)
 
                 rows_before = await event_rows(store)
@@ -346,6 +357,7 @@ async def run_with_broker(folder: Path, port: int) -> int:  # noqa: PLR0915
                 profiler = cProfile.Profile() if PROFILE else None
                 if profiler is not None:
                     profiler.enable()
+                cpu = cpu_seconds()
                 go = asyncio.create_task(child.go(PREFIX))
                 deadline = time.monotonic() + TIMEOUT_S
                 while delivery.judge.applied - applied_before < TOTAL:
@@ -358,6 +370,7 @@ async def run_with_broker(folder: Path, port: int) -> int:  # noqa: PLR0915
                     await asyncio.sleep(POLL_S * 5)  # polling the store
                     rows = await event_rows(store) - rows_before
                 persisted_at = time.time()
+                loa_cpu = (cpu_seconds() - cpu) / TOTAL * 1e6
                 times = await go
                 if profiler is not None:
                     profiler.disable()
@@ -379,6 +392,11 @@ async def run_with_broker(folder: Path, port: int) -> int:  # noqa: PLR0915
     ratio = loa_rate / base_rate
     print(f"baseline ({base_name}): {base_rate:,.0f} receipts/s")
     print(f"Loa (applied and persisted): {loa_rate:,.0f} receipts/s")
+    print(
+        f"CPU of this process per receipt: baseline {base_cpu:.1f} us, Loa {loa_cpu:.1f} us "
+        f"(one core absorbs at most {1e6 / loa_cpu:,.0f} receipts/s; both rates above are "
+        "also bounded by the publishers sharing the 2 cores)"
+    )
     ok = complete and ratio >= BOUND
     print(
         f"{'PASS' if ok else 'FAIL'}  receipt ingest: {ratio:.0%} of the baseline "

@@ -57,8 +57,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PACKET = 2 * 1024 * 1024
 #: PINGREQ after this share of the keepalive without sending anything.
 PING_SHARE = 0.75
-#: The stream reader's buffer: asyncio stops reading the socket above twice this.
-READ_BUFFER = 256 * 1024
 
 
 class MqttClient:
@@ -178,7 +176,7 @@ class MqttClient:
         try:
             async with asyncio.timeout(self._connect_timeout):
                 reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self.tls, limit=READ_BUFFER
+                    self.host, self.port, ssl=self.tls
                 )
                 writer.write(
                     connect_packet(
