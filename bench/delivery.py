@@ -38,9 +38,7 @@ import cProfile
 import dataclasses
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -56,8 +54,8 @@ from delivery_rig import (
     controller_running,
     make_recording,
     quantile,
-    raise_open_files,
     raw_push,
+    run_in_temp,
     start_broker,
     until,
     write_config,
@@ -585,13 +583,7 @@ def village_spreads(heard: dict[str, list[Any]]) -> list[float]:
 
 
 def main() -> int:
-    raise_open_files()
-    folder = Path(tempfile.mkdtemp(prefix="loa-bench-delivery-"))
-    try:
-        return asyncio.run(run(folder))
-    finally:
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(folder, ignore_errors=True)
+    return run_in_temp("loa-bench-delivery-", run)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import resource
 import shutil
@@ -44,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,17 @@ def raw_push(port: int, payloads: list[bytes], topic: str) -> float:
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def run_in_temp(prefix: str, run: Callable[[Path], Coroutine[Any, Any, int]]) -> int:
+    """`run` in a new temporary folder (kept when KEEP is set), open files raised first."""
+    raise_open_files()
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return asyncio.run(run(folder))
+    finally:
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_config(folder: Path, port: int, prefix: str) -> Config:

@@ -34,9 +34,7 @@ import asyncio
 import cProfile
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -51,8 +49,8 @@ from delivery_rig import (
     controller_running,
     make_recording,
     quantile,
-    raise_open_files,
     raw_push,
+    run_in_temp,
     start_broker,
     until,
     write_config,
@@ -362,13 +360,7 @@ async def run_with_broker(folder: Path, port: int) -> int:  # noqa: PLR0915 - on
 
 
 def main() -> int:
-    raise_open_files()
-    folder = Path(tempfile.mkdtemp(prefix="loa-bench-emergency-scale-"))
-    try:
-        return asyncio.run(run(folder))
-    finally:
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(folder, ignore_errors=True)
+    return run_in_temp("loa-bench-emergency-scale-", run)
 
 
 if __name__ == "__main__":

@@ -34,10 +34,8 @@ import json
 import os
 import pstats
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -50,11 +48,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
-import yaml
-from delivery_rig import controller_running, make_recording, raise_open_files, start_broker
+from delivery_rig import (
+    controller_running,
+    make_recording,
+    raise_open_files,
+    run_in_temp,
+    start_broker,
+    write_config,
+)
 
 from controller.audio.settings import build_library
-from controller.config import Config, load_config
 from controller.delivery.requests import Audio, SendRequest, send_bulletin
 from controller.store import Store
 from controller.store.registry import import_registry
@@ -282,18 +285,6 @@ async def baseline(port: int, child: Publishers) -> tuple[str, float, int, float
 # -- the controller ------------------------------------------------------------------------------
 
 
-def write_config(folder: Path, port: int) -> Config:
-    data = {
-        "data_dir": str(folder / "data"),
-        "topic_prefix": PREFIX,
-        "logging": {"level": "WARNING"},
-        "broker": {"mode": "external", "port": port},
-    }
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return load_config(path, environ={})
-
-
 async def event_rows(store: Store) -> int:
     async with store.read() as session:
         count = await session.execute(sa.select(sa.func.count()).select_from(delivery_events))
@@ -310,7 +301,7 @@ async def run(folder: Path) -> int:
 
 
 async def run_with_broker(folder: Path, port: int) -> int:  # noqa: PLR0915
-    config = write_config(folder, port)
+    config = write_config(folder, port, PREFIX)
     commune = generate_commune(SEED, receivers=RECEIVERS, villages=VILLAGES)
     clock = SystemClock()
     async with await Store.open(config.store.url) as store:
@@ -411,13 +402,7 @@ def main() -> int:
         port, occurrences, content = sys.argv[2:5]
         asyncio.run(publish_child(int(port), occurrences.split(","), content))
         return 0
-    raise_open_files()
-    folder = Path(tempfile.mkdtemp(prefix="loa-bench-receipts-"))
-    try:
-        return asyncio.run(run(folder))
-    finally:
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(folder, ignore_errors=True)
+    return run_in_temp("loa-bench-receipts-", run)
 
 
 if __name__ == "__main__":
