@@ -175,9 +175,7 @@ class MqttClient:
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self._connect_timeout):
-                reader, writer = await asyncio.open_connection(
-                    self.host, self.port, ssl=self.tls
-                )
+                reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
                 writer.write(
                     connect_packet(
                         self.client_id,
