@@ -188,23 +188,27 @@ async def serve(config: Config) -> None:
 
 
 async def cancel_all(tasks: Sequence[asyncio.Task[Any] | None], timeout: float) -> None:
-    """Cancel `tasks` and wait until they are done, cancelling again if one ignores it.
+    """Cancel `tasks` once and wait up to `timeout` for them to end; cancel the stragglers
+    again (a cancellation can be swallowed when it lands just as an awaited reply does)
+    and give them as long once more, then log those still running.
 
-    Python 3.11's `asyncio.wait_for` (in libraries a hook may await) can swallow a
-    cancellation that arrives just as the awaited reply does; the task then carries on
-    as if nothing happened. Cancelling again until it ends makes shutdown dependable.
+    Once, not in a loop: a task cancelled while it writes the store rolls its transaction
+    back in a `finally`; cancelling it again in the middle of that rollback can leave the
+    SQLite connection holding the write lock, and every later write waits for it.
     """
     pending = {task for task in tasks if task is not None and not task.done()}
-    deadline = asyncio.get_running_loop().time() + timeout
-    while pending:
+    for attempt in range(2):
+        if not pending:
+            return
         for task in pending:
             task.cancel()
-        left = deadline - asyncio.get_running_loop().time()
-        if left <= 0:
+        _, pending = await asyncio.wait(pending, timeout=timeout)
+        if pending and attempt == 0:
             names = ", ".join(task.get_name() for task in pending)
-            log.warning("tasks still running after %g s of cancelling: %s", timeout, names)
-            return
-        _, pending = await asyncio.wait(pending, timeout=min(0.1, left))
+            log.info("tasks still ending after %g s, cancelling them again: %s", timeout, names)
+    if pending:
+        names = ", ".join(task.get_name() for task in pending)
+        log.warning("tasks still running after %g s of cancelling: %s", 2 * timeout, names)
 
 
 def _on_signal(controller: Controller, signum: int) -> None:
