@@ -48,7 +48,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from loa.backoff import Backoff
+from loa.backoff import Backoff, SeededJitter
 
 DEFAULT_INTERVAL_S = 300.0
 DEFAULT_REQUESTS = 4
@@ -138,7 +138,7 @@ class TimeSync:
         self._round_at = 0.0
         # Never above the interval: a probe is never later than the next round would be.
         cap = min(probe_max_s, interval_s)
-        jitter = rng or random.Random(round(self.phase * 2**32))  # noqa: S311 - simulation
+        jitter = rng or SeededJitter(round(self.phase * 2**32))
         self._probes = Backoff(min(probe_s, cap), cap, jitter)
 
     @property

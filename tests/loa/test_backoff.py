@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loa.backoff import Backoff
+from loa.backoff import Backoff, SeededJitter
 
 
 @given(
@@ -40,3 +40,17 @@ def test_two_clients_with_different_seeds_do_not_retry_in_lockstep() -> None:
     a = Backoff(1, 30, random.Random(1))
     b = Backoff(1, 30, random.Random(2))
     assert [a.next_delay() for _ in range(5)] != [b.next_delay() for _ in range(5)]
+
+
+def test_seeded_jitter_is_repeatable_spread_and_within_bounds() -> None:
+    first = [SeededJitter(42).uniform(1.0, 2.0) for _ in range(3)]
+    assert len(set(first)) == 1, "a fresh generator of one seed draws the same"
+    jitter = SeededJitter(42)
+    draws = [jitter.uniform(1.0, 2.0) for _ in range(10_000)]
+    assert all(1.0 <= d < 2.0 for d in draws)
+    assert 1.45 < sum(draws) / len(draws) < 1.55
+    assert len({round(d, 3) for d in draws}) > 900, "spread over the range"
+    other = SeededJitter(43)
+    assert [other.uniform(1.0, 2.0) for _ in range(3)] != draws[:3]
+    backoff = Backoff(1, 30, SeededJitter(7))
+    assert 0.5 <= backoff.next_delay() <= 1.0
