@@ -17,7 +17,8 @@ translated at the adapter that calls the library (`raise ... from exc`).
     └── (defined where they are raised)
         ├── devices.registry.RegistryError      a registry import that cannot be done
         │   └── RegistryFileError                a registry file with problems, by line
-        └── loa.mqtt.MqttError                  Loa's MQTT client (a BrokerError)
+        ├── loa.mqtt.MqttError                  Loa's MQTT client (a BrokerError)
+        └── schedules.errors.RecurrenceError    a schedule's "when" that is not valid
 
 The command line prints `str(error)` on one line and exits with `exit_code`
 (2 for every error a person can fix); a traceback only with `--debug`.

@@ -1,0 +1,1 @@
+"""Schedules: the broadcast calendar, its recurrence compiled to UTC instants, priorities."""
