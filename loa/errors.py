@@ -18,7 +18,9 @@ translated at the adapter that calls the library (`raise ... from exc`).
         ├── devices.registry.RegistryError      a registry import that cannot be done
         │   └── RegistryFileError                a registry file with problems, by line
         ├── loa.mqtt.MqttError                  Loa's MQTT client (a BrokerError)
-        └── schedules.errors.RecurrenceError    a schedule's "when" that is not valid
+        ├── schedules.errors.RecurrenceError    a schedule's "when" that is not valid
+        ├── schedules.model.ScheduleError       a schedule field that is not valid
+        └── schedules.file.ScheduleFileError    schedule files with problems, by line
 
 The command line prints `str(error)` on one line and exits with `exit_code`
 (2 for every error a person can fix); a traceback only with `--debug`.

@@ -21,6 +21,7 @@ from controller.cli import (
     db_cmd,
     devices_cmd,
     keys_cmd,
+    schedule_cmd,
     serve_cmd,
     sim_cmd,
     status_cmd,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         audio_cmd,
         keys_cmd,
         bulletin_cmd,
+        schedule_cmd,
     ):
         module.add_parser(commands, common)
     return parser

@@ -1,0 +1,121 @@
+"""`loa schedule preview` as an operator runs it: air times, UTC beside, pre-delivery, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.controller import run_loa
+
+CALENDAR = """\
+schedules:
+  - id: sang-chieu
+    title: Chương trình sáng và chiều
+    when: {daily: ["06:00", "17:00"], from: 2026-12-01}
+    targets: tra-linh
+    contents: {vi: 3fa2b1c9}
+  - id: tiem-chung
+    title: Chiến dịch tiêm chủng
+    when: {daily: "19:00", from: 2026-12-01, until: 2026-12-02}
+    targets: all
+    text: {vi: Tiêm chủng tại trạm y tế xã}
+    lead_s: 3600
+    enabled: false
+  - id: hop-prague
+    title: DST check
+    when: {weekly: {days: [cn], at: "02:30"}, from: 2026-03-01, zone: Europe/Prague}
+    targets: all
+    text: {vi: Thử}
+"""
+
+
+def calendar(tmp_path: Path) -> Path:
+    path = tmp_path / "xa.yaml"
+    path.write_text(CALENDAR, encoding="utf-8")
+    return path
+
+
+def test_text_preview_shows_local_and_utc_air_times_and_the_pre_delivery(tmp_path: Path) -> None:
+    result = run_loa(
+        "schedule", "preview", str(calendar(tmp_path)), "--count", "3", "--after", "2026-12-01"
+    )
+    assert result.returncode == 0, result.stderr
+    blocks = result.stdout.strip().split("\n\n")
+    assert blocks[0].splitlines() == [
+        "sang-chieu  Chương trình sáng và chiều",
+        "  daily, normal, to tra-linh, languages vi, zone Asia/Ho_Chi_Minh",
+        "  air time (local)            air time (UTC)        delivered from (local, 15 min before)",
+        "  2026-12-01 Tue 06:00 +0700  2026-11-30T23:00:00Z  2026-12-01 05:45",
+        "  2026-12-01 Tue 17:00 +0700  2026-12-01T10:00:00Z  2026-12-01 16:45",
+        "  2026-12-02 Wed 06:00 +0700  2026-12-01T23:00:00Z  2026-12-02 05:45",
+    ]
+    # the two-day campaign ends: two air times although three were asked; paused is shown
+    assert (
+        blocks[1].splitlines()[0] == "tiem-chung  Chiến dịch tiêm chủng  [paused: enabled: false]"
+    )
+    assert blocks[1].splitlines()[3:] == [
+        "  2026-12-01 Tue 19:00 +0700  2026-12-01T12:00:00Z  2026-12-01 18:00",
+        "  2026-12-02 Wed 19:00 +0700  2026-12-02T12:00:00Z  2026-12-02 18:00",
+    ]
+
+
+def test_json_preview_of_one_schedule_moves_a_skipped_hour_forward(tmp_path: Path) -> None:
+    result = run_loa(
+        "schedule",
+        "preview",
+        str(calendar(tmp_path)),
+        "--id",
+        "hop-prague",
+        "--count",
+        "6",
+        "--after",
+        "2027-03-20T00:00+01:00",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    [preview] = json.loads(result.stdout)
+    assert (preview["id"], preview["zone"], preview["after"]) == (
+        "hop-prague",
+        "Europe/Prague",
+        "2027-03-19T23:00:00Z",
+    )
+    rows = preview["occurrences"]
+    assert len(rows) == 6
+    # 28 March 2027: clocks jump 02:00 -> 03:00, so 02:30 plays at 03:30 summer time
+    assert rows[0] == {
+        "air_local": "2027-03-21T02:30:00+01:00",
+        "air_utc": "2027-03-21T01:30:00Z",
+        "deliver_local": "2027-03-21T02:15:00+01:00",
+        "deliver_utc": "2027-03-21T01:15:00Z",
+    }
+    assert (rows[1]["air_local"], rows[1]["air_utc"]) == (
+        "2027-03-28T03:30:00+02:00",
+        "2027-03-28T01:30:00Z",
+    )
+    assert rows[2]["air_local"] == "2027-04-04T02:30:00+02:00"
+
+
+def test_a_bad_file_exits_2_with_every_problem_at_its_line(tmp_path: Path) -> None:
+    path = calendar(tmp_path)
+    path.write_text(
+        CALENDAR.replace('"02:30"', '["02:30", "25:00"]').replace("targets: tra-linh", "target: x"),
+        encoding="utf-8",
+    )
+    result = run_loa("schedule", "preview", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"loa: error: {path}:2: schedule 'sang-chieu' has no targets; add `targets:`",
+        f"{path}:5: unknown key 'target' in a schedule; did you mean 'targets'?",
+        f"{path}:16: when.weekly.at: '25:00' is not valid; expected a time of day HH:MM "
+        "between 00:00 and 23:59, e.g. 06:00",
+    ]
+
+
+def test_an_unknown_id_exits_2_and_names_the_close_one(tmp_path: Path) -> None:
+    result = run_loa("schedule", "preview", str(calendar(tmp_path)), "--id", "sang-chiu")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"loa: error: no schedule 'sang-chiu' in {tmp_path / 'xa.yaml'}; did you mean 'sang-chieu'?"
+    )
