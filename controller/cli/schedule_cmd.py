@@ -1,9 +1,15 @@
-"""`loa schedule preview FILE|DIR`: the next air times of schedule files, before applying them.
+"""`loa schedule preview|apply|list|show|pause|resume|delete`: the broadcast calendar.
+
+`preview FILE|DIR` shows the next air times of schedule files before applying them.
 
 It reads the files only (no store, no broker, no config needed), so an operator can check a
 calendar on any machine: each schedule's next air times in its own zone with the UTC instant
 beside, and the pre-delivery time (air time minus `lead_s`) when receivers get the audio.
 A file with problems prints every one as `FILE:LINE: problem` and exits with 2.
+
+`apply FILE|DIR` writes the files' schedules to the store and prints what changed (added,
+updated with the changed fields, unchanged; `--prune` removes those the same path no longer
+holds); `list`, `show ID`, `pause ID`, `resume ID` and `delete ID` work on the store.
 """
 
 from __future__ import annotations
@@ -12,13 +18,22 @@ import argparse
 import difflib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.cli.output import emit_json, emit_text
+from controller.cli.store_access import with_store
+from controller.config import load_config
 from loa.errors import LoaError
 from schedules.file import read_schedules
 from schedules.model import Schedule
 from schedules.when import occurrences
+
+if TYPE_CHECKING:
+    from controller.store import Store
+    from controller.store.schedules import ApplyResult, StoredSchedule
+
+#: Air times `loa schedule show` prints.
+SHOW_COUNT = 5
 
 
 class PreviewError(LoaError):
@@ -46,6 +61,42 @@ def add_parser(
     )
     preview.add_argument("--json", action="store_true", help="print JSON")
     preview.set_defaults(run=run_preview)
+
+    apply = actions.add_parser(
+        "apply", parents=[common], help="write schedule files to the store, with a diff"
+    )
+    apply.add_argument("path", type=Path, metavar="FILE|DIR", help="a schedule file or folder")
+    apply.add_argument("--dry-run", action="store_true", help="only show what would change")
+    apply.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove stored schedules applied earlier from this FILE|DIR that it no longer holds",
+    )
+    apply.add_argument("--json", action="store_true", help="print JSON")
+    apply.set_defaults(run=run_apply)
+
+    listing = actions.add_parser("list", parents=[common], help="the stored schedules")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(run=run_list)
+
+    show = actions.add_parser(
+        "show", parents=[common], help=f"a stored schedule and its next {SHOW_COUNT} air times"
+    )
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(run=run_show)
+
+    for name, enabled, what in (
+        ("pause", False, "stop a schedule firing (it stays stored)"),
+        ("resume", True, "let a paused schedule fire again"),
+    ):
+        toggle = actions.add_parser(name, parents=[common], help=what)
+        toggle.add_argument("id", metavar="ID")
+        toggle.set_defaults(run=run_toggle, enabled=enabled)
+
+    remove = actions.add_parser("delete", parents=[common], help="remove a stored schedule")
+    remove.add_argument("id", metavar="ID")
+    remove.set_defaults(run=run_delete)
 
 
 def _count(text: str) -> int:
@@ -153,3 +204,166 @@ def _text(preview: dict[str, Any]) -> str:
         deliver = datetime.fromisoformat(row["deliver_local"])
         lines.append(f"  {air:%Y-%m-%d %a %H:%M %z}  {row['air_utc']}  {deliver:%Y-%m-%d %H:%M}")
     return "\n".join(lines)
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    """Read the files first (a problem applies nothing), then write them in one transaction."""
+    from controller.store.schedules import apply_schedules
+
+    schedules = read_schedules(args.path)
+    config = load_config(args.config)
+    source = str(args.path.resolve())
+    now = datetime.now(UTC)
+
+    async def work(store: Store) -> ApplyResult:
+        return await apply_schedules(
+            store, schedules, source=source, dry_run=args.dry_run, at=now, prune=args.prune
+        )
+
+    result = with_store(config, work)
+    if args.json:
+        emit_json(
+            {
+                "dry_run": result.dry_run,
+                "source": source,
+                "changes": [
+                    {"id": c.id, "action": c.action, "fields": list(c.fields)}
+                    for c in result.changes
+                ],
+                "unchanged": list(result.unchanged),
+                "not_in_files": list(result.not_in_files),
+            }
+        )
+    else:
+        emit_text(_apply_text(result))
+    return 0
+
+
+def _apply_text(result: ApplyResult) -> str:
+    lines = []
+    for change in result.changes:
+        fields = f" ({', '.join(change.fields)})" if change.fields else ""
+        lines.append(f"  {change.action:<8} {change.id}{fields}")
+    added, updated, removed = (
+        len(result.ids("added")),
+        len(result.ids("updated")),
+        len(result.ids("removed")),
+    )
+    lines.append(
+        f"{added} added, {updated} updated, {removed} removed, {len(result.unchanged)} unchanged"
+    )
+    if result.not_in_files:
+        lines.append(
+            f"kept, not in these files: {', '.join(result.not_in_files)}"
+            + ("" if result.dry_run else " (--prune removes those applied from this path)")
+        )
+    if result.dry_run:
+        lines.append("--dry-run: nothing applied")
+    return "\n".join(lines)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from controller.store.schedules import list_schedules
+
+    config = load_config(args.config)
+    stored = with_store(config, list_schedules)
+    now = datetime.now(UTC)
+    rows = [_summary(item, now) for item in stored]
+    if args.json:
+        emit_json(rows)
+    elif not rows:
+        emit_text("no schedules; `loa schedule apply FILE|DIR` adds them")
+    else:
+        lines = [f"{'ID':<24}{'KIND':<13}{'PRIORITY':<11}{'STATE':<8}{'NEXT AIR (LOCAL)':<23}TITLE"]
+        for row in rows:
+            state = "on" if row["enabled"] else "paused"
+            after = row["next_air_local"]
+            shown = "-" if after is None else f"{datetime.fromisoformat(after):%Y-%m-%d %H:%M %z}"
+            lines.append(
+                f"{row['id']:<24}{row['kind']:<13}{row['priority']:<11}{state:<8}"
+                f"{shown:<23}{row['title']}"
+            )
+        emit_text("\n".join(lines))
+    return 0
+
+
+def _summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
+    schedule = item.schedule
+    upcoming = occurrences(schedule.when, now, 1)
+    return {
+        "id": schedule.id,
+        "title": schedule.title,
+        "kind": schedule.when.recurrence.kind,
+        "priority": schedule.priority,
+        "enabled": schedule.enabled,
+        "next_air_local": (
+            upcoming[0].astimezone(schedule.when.tz).isoformat() if upcoming else None
+        ),
+        "next_air_utc": _utc(upcoming[0]) if upcoming else None,
+        "source": item.source,
+    }
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from controller.store.schedules import get_schedule, schedule_to_dict
+
+    config = load_config(args.config)
+
+    async def work(store: Store) -> StoredSchedule:
+        return await get_schedule(store, args.id)
+
+    item = with_store(config, work)
+    preview = _preview(item.schedule, None, SHOW_COUNT)
+    definition = schedule_to_dict(item.schedule)
+    if args.json:
+        emit_json(
+            {
+                "definition": definition,
+                "source": item.source,
+                "created_at": _utc(item.created_at),
+                "updated_at": _utc(item.updated_at),
+                "occurrences": preview["occurrences"],
+            }
+        )
+        return 0
+    lines = [f"source: {item.source}, applied {_utc(item.updated_at)}"]
+    for key, raw in definition.items():
+        value = raw
+        if key == "when":
+            value = ", ".join(f"{k}: {v}" for k, v in raw.items() if v not in (None, []))
+        elif key in ("contents", "text"):
+            value = ", ".join(f"{language}: {v}" for language, v in raw)
+        if value not in (None, ""):
+            lines.append(f"  {key}: {value}")
+    emit_text("\n".join(lines) + "\n\n" + _text(preview))
+    return 0
+
+
+def run_toggle(args: argparse.Namespace) -> int:
+    from controller.store.schedules import set_enabled
+
+    config = load_config(args.config)
+
+    async def work(store: Store) -> bool:
+        return await set_enabled(store, args.id, args.enabled, datetime.now(UTC))
+
+    was = with_store(config, work)
+    word = "resumed" if args.enabled else "paused"
+    emit_text(f"{args.id} {word}" if was != args.enabled else f"{args.id} was already {word}")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from controller.store.schedules import delete_schedule
+
+    config = load_config(args.config)
+
+    async def work(store: Store) -> StoredSchedule:
+        return await delete_schedule(store, args.id)
+
+    item = with_store(config, work)
+    emit_text(
+        f"deleted {item.schedule.id} ({item.schedule.title}); applying {item.source} "
+        "again adds it back unless it is removed from the file"
+    )
+    return 0

@@ -13,6 +13,7 @@ from typing import Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -342,4 +343,20 @@ delivery_events = Table(
     Column("received_at", UtcDateTime, nullable=False, index=True),
     Column("outcome", String(24), nullable=False),
     Column("detail", String(300), nullable=False),
+)
+
+#: Schedules (issue 6) as applied from files (`loa schedule apply`): `definition` is the
+#: whole schedule as canonical JSON text (`controller.store.schedules`), so "unchanged" is
+#: one comparison; title, priority and enabled are copied out for listing and pausing.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

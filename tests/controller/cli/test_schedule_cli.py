@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
-from tests.support.controller import run_loa
+from controller.store import Store
+from tests.support.controller import one_error_line, run_loa, write_config
 
 CALENDAR = """\
 schedules:
@@ -119,3 +121,77 @@ def test_an_unknown_id_exits_2_and_names_the_close_one(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"loa: error: no schedule 'sang-chiu' in {tmp_path / 'xa.yaml'}; did you mean 'sang-chieu'?"
     )
+
+
+async def stored_config(folder: Path) -> Path:
+    """A config whose store is migrated (the store commands refuse an old schema)."""
+    config = write_config(folder)
+    async with await Store.open(f"sqlite+aiosqlite:///{folder / 'data' / 'loa.db'}") as store:
+        await store.upgrade()
+    return config
+
+
+async def test_apply_dry_run_twice_edit_prune_then_list_show_pause_delete(tmp_path: Path) -> None:
+    config = await stored_config(tmp_path / "c")
+    path = calendar(tmp_path)
+
+    def loa(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_loa("schedule", *args, "--config", str(config), timeout=60)
+
+    dry = loa("apply", str(path), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "  added    sang-chieu" in dry.stdout
+    assert dry.stdout.strip().endswith("--dry-run: nothing applied")
+    assert json.loads(loa("list", "--json").stdout) == [], "a dry run writes nothing"
+
+    first = json.loads(loa("apply", str(path), "--json").stdout)
+    assert [c["action"] for c in first["changes"]] == ["added"] * 3
+    second = loa("apply", str(path))
+    assert second.stdout.splitlines() == ["0 added, 0 updated, 0 removed, 3 unchanged"]
+
+    path.write_text(
+        CALENDAR.replace('"06:00", "17:00"', '"06:30"').split("  - id: hop-prague")[0],
+        encoding="utf-8",
+    )
+    edited = json.loads(loa("apply", str(path), "--prune", "--json").stdout)
+    assert edited["changes"] == [
+        {"id": "sang-chieu", "action": "updated", "fields": ["when"]},
+        {"id": "hop-prague", "action": "removed", "fields": []},
+    ]
+
+    listed = json.loads(loa("list", "--json").stdout)
+    assert [(r["id"], r["kind"], r["enabled"]) for r in listed] == [
+        ("sang-chieu", "daily", True),
+        ("tiem-chung", "daily", False),
+    ]
+    assert listed[0]["next_air_local"].endswith("06:30:00+07:00")
+    assert "sang-chieu" in loa("list").stdout
+
+    shown = loa("show", "sang-chieu")
+    assert shown.returncode == 0, shown.stderr
+    assert "  targets: tra-linh" in shown.stdout
+    assert shown.stdout.count(" 06:30 +0700  ") == 5, "the next five air times"
+
+    assert loa("pause", "sang-chieu").stdout.strip() == "sang-chieu paused"
+    assert json.loads(loa("show", "sang-chieu", "--json").stdout)["definition"]["enabled"] is False
+    assert loa("resume", "sang-chieu").stdout.strip() == "sang-chieu resumed"
+    assert loa("delete", "tiem-chung").returncode == 0
+    assert [r["id"] for r in json.loads(loa("list", "--json").stdout)] == ["sang-chieu"]
+
+    for action in ("show", "pause", "resume", "delete"):
+        unknown = loa(action, "sang-cheiu")
+        assert unknown.returncode == 2
+        assert one_error_line(unknown.stderr) == (
+            "loa: error: no schedule 'sang-cheiu'; did you mean 'sang-chieu'?"
+        )
+
+
+async def test_apply_with_a_bad_file_applies_nothing(tmp_path: Path) -> None:
+    config = await stored_config(tmp_path / "c")
+    path = tmp_path / "bad.yaml"
+    path.write_text(CALENDAR.replace("lead_s", "lead"), encoding="utf-8")
+    bad = run_loa("schedule", "apply", str(path), "--config", str(config))
+    assert bad.returncode == 2
+    assert "did you mean 'lead_s'" in bad.stderr
+    listed = run_loa("schedule", "list", "--json", "--config", str(config))
+    assert json.loads(listed.stdout) == []

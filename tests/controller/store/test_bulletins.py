@@ -354,7 +354,7 @@ async def test_a_0003_store_upgrades_to_0004_and_back_keeping_its_rows(store_url
             "delivery_events",
         }
         async with engine.begin() as conn:  # the code below writes what head has
-            await conn.run_sync(_migrate, "upgrade", "head")
+            at_head = await conn.run_sync(_migrate, "upgrade", "head")
 
         async with await Store.open(store_url) as store:
             async with store.read() as session:
@@ -371,7 +371,7 @@ async def test_a_0003_store_upgrades_to_0004_and_back_keeping_its_rows(store_url
                 assert await session.run_sync(_kept) == (["Loa rx-1", "Loa rx-2"], [sha("vi")])
 
             async with engine.begin() as conn:
-                assert await conn.run_sync(_migrate, "upgrade", "head") == after
+                assert await conn.run_sync(_migrate, "upgrade", "head") == at_head
             async with store.read() as session:
                 assert await session.run_sync(_bulletin_ids) == []
             await add_bulletin(store, b, occ)

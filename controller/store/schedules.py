@@ -1,0 +1,364 @@
+"""Schedules in the store: the calendar an operator applied from files, with a diff.
+
+A schedule is kept whole as canonical JSON text (`definition`: sorted keys, dates and times
+in ISO form, languages in their given order), so that "did this file change anything?" is
+one string comparison, and the changed fields are found by comparing the two dicts key by
+key. `enabled` is kept in its own column, not in the definition, because pausing and
+resuming change it without touching the plan.
+
+`apply_schedules` is declarative, like `import_registry`: the files are the truth, so
+applying a file that says `enabled: true` resumes a schedule paused with `loa schedule
+pause` (the diff shows `enabled`). With `prune`, schedules that earlier came from the same
+`source` and are no longer in it are removed; schedules from other sources (another folder,
+the CLI) are only reported as `not_in_files`, so pruning one folder never empties another's.
+
+Firing state (which occurrence fired when) is not here yet; it comes with the firing part.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, Final, Literal
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Row
+
+from controller.store.registry_rows import require_aware
+from controller.store.schema import schedules as schedules_table
+from controller.store.store import Store
+from loa.errors import LoaError
+from schedules.cron import Cron
+from schedules.model import Schedule
+from schedules.recurrence import Daily, MonthlyNth, Once, Recurrence, Weekly
+from schedules.when import When
+
+__all__ = [
+    "ApplyResult",
+    "ScheduleChange",
+    "ScheduleStoreError",
+    "StoredSchedule",
+    "UnknownScheduleError",
+    "apply_schedules",
+    "delete_schedule",
+    "get_schedule",
+    "list_schedules",
+    "schedule_from_dict",
+    "schedule_to_dict",
+    "set_enabled",
+]
+
+#: The `source` of schedules made on the command line rather than read from a file.
+CLI_SOURCE: Final = "cli"
+
+
+class ScheduleStoreError(LoaError):
+    """A schedule operation that cannot be done as asked; nothing was changed."""
+
+
+class UnknownScheduleError(ScheduleStoreError):
+    """No schedule with this id is stored (the message suggests a close one)."""
+
+
+@dataclass(frozen=True)
+class ScheduleChange:
+    """One schedule an apply adds, updates (`fields`: what changed) or removes."""
+
+    id: str
+    action: Literal["added", "updated", "removed"]
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What an apply changed (or, with `dry_run`, would change)."""
+
+    dry_run: bool
+    changes: tuple[ScheduleChange, ...]
+    unchanged: tuple[str, ...]
+    #: Stored schedules the files do not hold and that were kept (another source, or no prune).
+    not_in_files: tuple[str, ...]
+
+    def ids(self, action: Literal["added", "updated", "removed"]) -> list[str]:
+        return [c.id for c in self.changes if c.action == action]
+
+
+@dataclass(frozen=True)
+class StoredSchedule:
+    """A schedule as stored, with where it came from and when it was written."""
+
+    schedule: Schedule
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- Schedule <-> canonical dict -------------------------------------------------------------
+
+
+def _time_text(value: time) -> str:
+    """`06:00`, or `06:00:30` when seconds were given (nothing is lost either way)."""
+    return value.isoformat(timespec="minutes" if not value.second else "seconds")
+
+
+def _recurrence_to_dict(recurrence: Recurrence) -> dict[str, Any]:
+    times = [_time_text(t) for t in recurrence.times] if not isinstance(recurrence, Cron) else []
+    if isinstance(recurrence, Once):
+        return {"kind": "once", "on": recurrence.on.isoformat(), "at": _time_text(recurrence.at)}
+    if isinstance(recurrence, Daily):
+        return {"kind": "daily", "times": times}
+    if isinstance(recurrence, Weekly):
+        return {"kind": "weekly", "weekdays": list(recurrence.weekdays), "times": times}
+    if isinstance(recurrence, MonthlyNth):
+        return {
+            "kind": "monthly_nth",
+            "n": recurrence.n,
+            "weekday": recurrence.weekday,
+            "times": times,
+        }
+    return {"kind": "cron", "expression": recurrence.expression}
+
+
+def _recurrence_from_dict(data: dict[str, Any]) -> Recurrence:
+    kind = data["kind"]
+    times = tuple(time.fromisoformat(t) for t in data.get("times", ()))
+    if kind == "once":
+        return Once(date.fromisoformat(data["on"]), time.fromisoformat(data["at"]))
+    if kind == "daily":
+        return Daily(times)
+    if kind == "weekly":
+        return Weekly(tuple(data["weekdays"]), times)
+    if kind == "monthly_nth":
+        return MonthlyNth(data["n"], data["weekday"], times)
+    if kind == "cron":
+        return Cron(data["expression"])
+    raise ValueError(f"unknown recurrence kind {kind!r} in a stored schedule")
+
+
+def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
+    """The schedule as plain JSON values, the same for equal schedules (see module doc)."""
+    when = schedule.when
+    return {
+        "id": schedule.id,
+        "title": schedule.title,
+        "when": {
+            **_recurrence_to_dict(when.recurrence),
+            "from": when.start.isoformat(),
+            "until": None if when.until is None else when.until.isoformat(),
+            "except": sorted(d.isoformat() for d in when.exceptions),
+            "zone": when.zone,
+        },
+        "targets": schedule.targets,
+        "contents": [list(pair) for pair in schedule.contents],
+        "text": [list(pair) for pair in schedule.text],
+        "priority": schedule.priority,
+        "duration_s": schedule.duration_s,
+        "lead_s": schedule.lead_s,
+        "expires_after_s": schedule.expires_after_s,
+        "enabled": schedule.enabled,
+        "volume": schedule.volume,
+        "repeat": schedule.repeat,
+        "chime": schedule.chime,
+    }
+
+
+def schedule_from_dict(data: dict[str, Any]) -> Schedule:
+    """The schedule back from `schedule_to_dict` (every field checked again by `Schedule`)."""
+    when = data["when"]
+    return Schedule(
+        id=data["id"],
+        title=data["title"],
+        when=When(
+            recurrence=_recurrence_from_dict(when),
+            start=date.fromisoformat(when["from"]),
+            until=None if when["until"] is None else date.fromisoformat(when["until"]),
+            exceptions=frozenset(date.fromisoformat(d) for d in when["except"]),
+            zone=when["zone"],
+        ),
+        targets=data["targets"],
+        contents=tuple((language, value) for language, value in data["contents"]),
+        text=tuple((language, value) for language, value in data["text"]),
+        priority=data["priority"],
+        duration_s=data["duration_s"],
+        lead_s=data["lead_s"],
+        expires_after_s=data["expires_after_s"],
+        enabled=data["enabled"],
+        volume=data["volume"],
+        repeat=data["repeat"],
+        chime=data["chime"],
+    )
+
+
+def _definition(data: dict[str, Any]) -> str:
+    """The stored text: the dict without `id` (the key) and `enabled` (its own column)."""
+    plan = {k: v for k, v in data.items() if k not in ("id", "enabled")}
+    return json.dumps(plan, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _stored(row: Row[Any]) -> StoredSchedule:
+    data = {**json.loads(row.definition), "id": row.id, "enabled": row.enabled}
+    return StoredSchedule(schedule_from_dict(data), row.source, row.created_at, row.updated_at)
+
+
+# --- Applying, listing, pausing, deleting ------------------------------------------------------
+
+
+async def apply_schedules(
+    store: Store,
+    schedules: Sequence[Schedule],
+    *,
+    source: str,
+    dry_run: bool,
+    at: datetime,
+    prune: bool = False,
+) -> ApplyResult:
+    """Add and update `schedules`; with `prune` remove the ones `source` no longer holds.
+
+    With `dry_run` nothing is written and the result says what would change. Applying the
+    same schedules again changes nothing (every one is `unchanged`).
+    """
+    require_aware(at)
+    ids = [s.id for s in schedules]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ScheduleStoreError(
+            f"schedule ids {repeated} appear more than once; nothing was changed"
+        )
+    wanted = {s.id: s for s in schedules}
+    async with store.read() if dry_run else store.write() as session:
+        rows = {row.id: row for row in (await session.execute(select(schedules_table))).all()}
+        changes: list[ScheduleChange] = []
+        unchanged: list[str] = []
+        writes: list[tuple[ScheduleChange, Schedule, str]] = []
+        for schedule in schedules:
+            data = schedule_to_dict(schedule)
+            definition = _definition(data)
+            old = rows.get(schedule.id)
+            if old is None:
+                change = ScheduleChange(schedule.id, "added")
+            else:
+                fields = _changed_fields(old, data, definition, source)
+                if not fields:
+                    unchanged.append(schedule.id)
+                    continue
+                change = ScheduleChange(schedule.id, "updated", fields)
+            changes.append(change)
+            writes.append((change, schedule, definition))
+        others = sorted(rows.keys() - wanted.keys())
+        removed = [i for i in others if prune and rows[i].source == source]
+        changes.extend(ScheduleChange(i, "removed") for i in removed)
+        if not dry_run:
+            for change, schedule, definition in writes:
+                values = {
+                    "definition": definition,
+                    "title": schedule.title,
+                    "priority": schedule.priority,
+                    "enabled": schedule.enabled,
+                    "source": source,
+                    "updated_at": at,
+                }
+                if change.action == "added":
+                    await session.execute(
+                        insert(schedules_table).values(id=schedule.id, created_at=at, **values)
+                    )
+                else:
+                    await session.execute(
+                        update(schedules_table)
+                        .where(schedules_table.c.id == schedule.id)
+                        .values(**values)
+                    )
+            if removed:
+                await session.execute(
+                    delete(schedules_table).where(schedules_table.c.id.in_(removed))
+                )
+    return ApplyResult(
+        dry_run=dry_run,
+        changes=tuple(changes),
+        unchanged=tuple(unchanged),
+        not_in_files=tuple(i for i in others if i not in removed),
+    )
+
+
+def _changed_fields(
+    old: Row[Any], data: dict[str, Any], definition: str, source: str
+) -> tuple[str, ...]:
+    """The operator's keys whose values differ (`when` as a whole), then `source`."""
+    fields: list[str] = []
+    if old.definition != definition:
+        before = json.loads(old.definition)
+        fields = [k for k in data if k not in ("id", "enabled") and before.get(k) != data[k]]
+    if old.enabled != data["enabled"]:
+        fields.append("enabled")
+    if old.source != source:
+        fields.append("source")
+    return tuple(fields)
+
+
+async def list_schedules(store: Store) -> list[StoredSchedule]:
+    """Every stored schedule, by id."""
+    async with store.read() as session:
+        rows = (await session.execute(select(schedules_table).order_by(schedules_table.c.id))).all()
+    return [_stored(row) for row in rows]
+
+
+async def get_schedule(store: Store, schedule_id: str) -> StoredSchedule:
+    """The stored schedule `schedule_id`; `UnknownScheduleError` (with a hint) if none."""
+    async with store.read() as session:
+        row = (
+            await session.execute(
+                select(schedules_table).where(schedules_table.c.id == schedule_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise await _unknown(session, schedule_id)
+    return _stored(row)
+
+
+async def set_enabled(store: Store, schedule_id: str, enabled: bool, at: datetime) -> bool:
+    """Pause (`enabled=False`) or resume a schedule; returns whether it was enabled before."""
+    require_aware(at)
+    async with store.write() as session:
+        row = (
+            await session.execute(
+                select(schedules_table.c.enabled).where(schedules_table.c.id == schedule_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise await _unknown(session, schedule_id)
+        was = bool(row.enabled)
+        if was != enabled:
+            await session.execute(
+                update(schedules_table)
+                .where(schedules_table.c.id == schedule_id)
+                .values(enabled=enabled, updated_at=at)
+            )
+    return was
+
+
+async def delete_schedule(store: Store, schedule_id: str) -> StoredSchedule:
+    """Remove a schedule; returns it as it was stored."""
+    async with store.write() as session:
+        row = (
+            await session.execute(
+                select(schedules_table).where(schedules_table.c.id == schedule_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise await _unknown(session, schedule_id)
+        await session.execute(delete(schedules_table).where(schedules_table.c.id == schedule_id))
+    return _stored(row)
+
+
+async def _unknown(session: Any, schedule_id: str) -> UnknownScheduleError:
+    known = list((await session.execute(select(schedules_table.c.id))).scalars())
+    close = difflib.get_close_matches(schedule_id, known, n=1)
+    if close:
+        hint = f"did you mean {close[0]!r}?"
+    elif known:
+        hint = "`loa schedule list` shows them"
+    else:
+        hint = "none is stored yet; `loa schedule apply FILE|DIR` adds them"
+    return UnknownScheduleError(f"no schedule {schedule_id!r}; {hint}")

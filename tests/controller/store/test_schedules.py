@@ -1,0 +1,162 @@
+"""Schedules in the store (`loa schedule apply` and friends), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from controller.store import Store
+from controller.store.schedules import (
+    ScheduleChange,
+    ScheduleStoreError,
+    UnknownScheduleError,
+    apply_schedules,
+    delete_schedule,
+    get_schedule,
+    list_schedules,
+    schedule_from_dict,
+    schedule_to_dict,
+    set_enabled,
+)
+from schedules.cron import Cron
+from schedules.model import Schedule
+from schedules.recurrence import Daily, MonthlyNth, Once, Recurrence, Weekly
+from schedules.when import When
+
+AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+LATER = AT + timedelta(hours=1)
+
+
+def daily(schedule_id: str, **changes: object) -> Schedule:
+    base = Schedule(
+        id=schedule_id,
+        title=f"Chương trình {schedule_id}",
+        when=When(Daily((time(6), time(17))), date(2026, 12, 1)),
+        targets="tra-linh",
+        contents=(("vi", "3fa2b1c9d0"), ("tay", "77aa01bc5f")),
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_every_kind_goes_to_a_dict_and_back_unchanged() -> None:
+    window = {"start": date(2026, 12, 1), "until": date(2026, 12, 14), "zone": "Europe/Prague"}
+    recurrences: list[Recurrence] = [
+        Once(date(2026, 12, 3), time(19, 0, 30)),
+        Daily((time(6),)),
+        Weekly((0, 3), (time(7, 30),)),
+        MonthlyNth(-1, 1, (time(8),)),
+        Cron("30 6 * * 1-5"),
+    ]
+    for recurrence in recurrences:
+        schedule = daily(
+            "x",
+            when=When(recurrence, exceptions=frozenset({date(2026, 12, 7)}), **window),  # type: ignore[arg-type]
+            text=(("hmn", "Nyob zoo"),),
+            contents=(),
+            priority="priority",
+            duration_s=600,
+            volume=80,
+            enabled=False,
+        )
+        assert schedule_from_dict(schedule_to_dict(schedule)) == schedule, recurrence.kind
+
+
+async def test_apply_twice_changes_nothing_the_second_time(store: Store) -> None:
+    first = await apply_schedules(
+        store, [daily("sang"), daily("cho")], source="/s", dry_run=False, at=AT
+    )
+    assert first.changes == (ScheduleChange("sang", "added"), ScheduleChange("cho", "added"))
+    again = await apply_schedules(
+        store, [daily("sang"), daily("cho")], source="/s", dry_run=False, at=LATER
+    )
+    assert again.changes == ()
+    assert again.unchanged == ("sang", "cho")
+    stored = await list_schedules(store)
+    assert [s.schedule for s in stored] == [daily("cho"), daily("sang")]
+    assert {s.updated_at for s in stored} == {AT}, "an unchanged schedule is not rewritten"
+
+
+async def test_an_edit_shows_the_fields_that_changed(store: Store) -> None:
+    await apply_schedules(store, [daily("sang")], source="/s", dry_run=False, at=AT)
+    edited = daily(
+        "sang",
+        priority="priority",
+        when=When(Daily((time(6, 30),)), date(2026, 12, 1)),
+        contents=(("tay", "77aa01bc5f"), ("vi", "3fa2b1c9d0")),  # the default language changes
+    )
+    result = await apply_schedules(store, [edited], source="/other", dry_run=False, at=LATER)
+    assert result.changes == (
+        ScheduleChange("sang", "updated", ("when", "contents", "priority", "source")),
+    )
+    stored = await get_schedule(store, "sang")
+    assert stored.schedule == edited
+    assert stored.schedule.default_language == "tay"
+    assert (stored.source, stored.created_at, stored.updated_at) == ("/other", AT, LATER)
+
+
+async def test_dry_run_writes_nothing(store: Store) -> None:
+    await apply_schedules(store, [daily("sang")], source="/s", dry_run=False, at=AT)
+    result = await apply_schedules(
+        store, [daily("sang", title="Mới"), daily("cho")], source="/s", dry_run=True, at=LATER
+    )
+    assert result.dry_run
+    assert result.changes == (
+        ScheduleChange("sang", "updated", ("title",)),
+        ScheduleChange("cho", "added"),
+    )
+    assert [s.schedule for s in await list_schedules(store)] == [daily("sang")]
+
+
+async def test_prune_removes_only_what_the_same_source_no_longer_holds(store: Store) -> None:
+    await apply_schedules(store, [daily("a"), daily("b")], source="/s", dry_run=False, at=AT)
+    await apply_schedules(store, [daily("c")], source="cli", dry_run=False, at=AT)
+    kept = await apply_schedules(store, [daily("a")], source="/s", dry_run=False, at=LATER)
+    assert kept.changes == ()
+    assert kept.not_in_files == ("b", "c"), "without --prune: reported, kept"
+    dry = await apply_schedules(
+        store, [daily("a")], source="/s", dry_run=True, at=LATER, prune=True
+    )
+    assert dry.changes == (ScheduleChange("b", "removed"),)
+    assert len(await list_schedules(store)) == 3
+    pruned = await apply_schedules(
+        store, [daily("a")], source="/s", dry_run=False, at=LATER, prune=True
+    )
+    assert pruned.ids("removed") == ["b"]
+    assert pruned.not_in_files == ("c",)
+    assert [s.schedule.id for s in await list_schedules(store)] == ["a", "c"]
+
+
+async def test_pause_resume_and_delete(store: Store) -> None:
+    await apply_schedules(store, [daily("sang")], source="/s", dry_run=False, at=AT)
+    assert await set_enabled(store, "sang", False, LATER) is True
+    assert (await get_schedule(store, "sang")).schedule.enabled is False
+    assert await set_enabled(store, "sang", False, LATER) is False, "pausing twice is harmless"
+    again = await apply_schedules(store, [daily("sang")], source="/s", dry_run=True, at=LATER)
+    assert again.changes == (ScheduleChange("sang", "updated", ("enabled",)),), "files win"
+    assert await set_enabled(store, "sang", True, LATER) is False
+    assert (await get_schedule(store, "sang")).schedule.enabled is True
+    removed = await delete_schedule(store, "sang")
+    assert removed.schedule == daily("sang")
+    assert await list_schedules(store) == []
+
+
+async def test_an_unknown_id_suggests_a_close_one(store: Store) -> None:
+    with pytest.raises(UnknownScheduleError, match="none is stored yet"):
+        await get_schedule(store, "sang")
+    await apply_schedules(store, [daily("sang-chieu")], source="/s", dry_run=False, at=AT)
+    for call in (
+        get_schedule(store, "sang-cheiu"),
+        set_enabled(store, "sang-cheiu", False, AT),
+        delete_schedule(store, "sang-cheiu"),
+    ):
+        with pytest.raises(UnknownScheduleError, match="did you mean 'sang-chieu'"):
+            await call
+    assert len(await list_schedules(store)) == 1
+
+
+async def test_repeated_ids_apply_nothing(store: Store) -> None:
+    with pytest.raises(ScheduleStoreError, match="more than once"):
+        await apply_schedules(store, [daily("a"), daily("a")], source="/s", dry_run=False, at=AT)
+    assert await list_schedules(store) == []
