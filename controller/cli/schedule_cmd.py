@@ -7,9 +7,11 @@ calendar on any machine: each schedule's next air times in its own zone with the
 beside, and the pre-delivery time (air time minus `lead_s`) when receivers get the audio.
 A file with problems prints every one as `FILE:LINE: problem` and exits with 2.
 
-`apply FILE|DIR` writes the files' schedules to the store and prints what changed (added,
-updated with the changed fields, unchanged; `--prune` removes those the same path no longer
-holds); `list`, `show ID`, `pause ID`, `resume ID` and `delete ID` work on the store.
+`apply FILE|DIR` checks the files' targets and contents against the store (every problem
+listed, nothing applied; `controller/store/schedules.py`), writes the schedules with full
+content ids and prints what changed (added, updated with the changed fields, unchanged;
+`--prune` removes those the same path no longer holds); `list`, `show ID`, `pause ID`,
+`resume ID` and `delete ID` work on the store.
 """
 
 from __future__ import annotations

@@ -12,11 +12,21 @@ pause` (the diff shows `enabled`). With `prune`, schedules that earlier came fro
 `source` and are no longer in it are removed; schedules from other sources (another folder,
 the CLI) are only reported as `not_in_files`, so pruning one folder never empties another's.
 
+Before anything is written, every schedule is checked against the store in the same
+transaction: its `targets` against the registry (as `loa bulletin send --to` is: each id a
+receiver or group, and at least one registered receiver named) and each `contents` id
+prefix against the audio library (unknown or ambiguous is an error). The definition keeps
+the FULL content id, so a later fire never depends on a prefix that a new content could
+make ambiguous. `text` is not prepared here (that costs text-to-speech; it is the firing
+part's). Every problem of every schedule is reported in one `ScheduleCheckError`, and
+nothing is applied.
+
 Firing state (which occurrence fired when) is not here yet; it comes with the firing part.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from collections.abc import Sequence
@@ -27,9 +37,13 @@ from typing import Any, Final, Literal
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 
-from controller.store.registry_rows import require_aware
+from controller.audio.library import MIN_PREFIX
+from controller.delivery.plan import TargetError, parse_targets, resolve
+from controller.store.registry_rows import load_groups, load_receivers, require_aware
+from controller.store.schema import audio_contents
 from controller.store.schema import schedules as schedules_table
 from controller.store.store import Store
+from devices.registry import GroupTree
 from loa.errors import LoaError
 from schedules.cron import Cron
 from schedules.model import Schedule
@@ -39,6 +53,7 @@ from schedules.when import When
 __all__ = [
     "ApplyResult",
     "ScheduleChange",
+    "ScheduleCheckError",
     "ScheduleStoreError",
     "StoredSchedule",
     "UnknownScheduleError",
@@ -57,6 +72,14 @@ CLI_SOURCE: Final = "cli"
 
 class ScheduleStoreError(LoaError):
     """A schedule operation that cannot be done as asked; nothing was changed."""
+
+
+class ScheduleCheckError(ScheduleStoreError):
+    """Schedules name targets or contents the store lacks; `problems` lists every one."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join([*self.problems, "nothing was applied"]))
 
 
 class UnknownScheduleError(ScheduleStoreError):
@@ -229,6 +252,7 @@ async def apply_schedules(
         )
     wanted = {s.id: s for s in schedules}
     async with store.read() if dry_run else store.write() as session:
+        schedules = await _checked(session, schedules)
         rows = {row.id: row for row in (await session.execute(select(schedules_table))).all()}
         changes: list[ScheduleChange] = []
         unchanged: list[str] = []
@@ -279,6 +303,76 @@ async def apply_schedules(
         changes=tuple(changes),
         unchanged=tuple(unchanged),
         not_in_files=tuple(i for i in others if i not in removed),
+    )
+
+
+async def _checked(session: Any, schedules: Sequence[Schedule]) -> list[Schedule]:
+    """`schedules` with full content ids, once targets and contents are found in the store.
+
+    Read in the apply's own transaction, so what is checked is what the write sees.
+    """
+    tree = GroupTree(await load_groups(session))
+    registry = list((await load_receivers(session)).values())
+    receiver_ids = [r.id for r in registry]
+    content_ids = list((await session.execute(select(audio_contents.c.id))).scalars())
+    problems: list[str] = []
+    checked: list[Schedule] = []
+    for schedule in schedules:
+        mine = _target_problems(schedule.targets, tree, registry, receiver_ids)
+        contents: list[tuple[str, str]] = []
+        for language, given in schedule.contents:
+            try:
+                contents.append((language, _content_id(given, content_ids)))
+            except ScheduleStoreError as exc:
+                mine.append(f"contents.{language}: {exc}")
+        problems.extend(f"schedule {schedule.id!r}: {problem}" for problem in mine)
+        if not mine:
+            checked.append(dataclasses.replace(schedule, contents=tuple(contents)))
+    if problems:
+        raise ScheduleCheckError(problems)
+    return checked
+
+
+def _target_problems(
+    targets: str, tree: GroupTree, registry: Sequence[Any], receiver_ids: Sequence[str]
+) -> list[str]:
+    """Every unknown id in `targets` (not only the first), or that they name nobody."""
+    problems: list[str] = []
+    for part in (p.strip() for p in targets.split(",")):
+        if part:
+            try:
+                parse_targets(part, tree, receiver_ids)
+            except TargetError as exc:
+                problems.append(f"targets: {exc}")
+    if problems:
+        return problems
+    try:
+        named = resolve(parse_targets(targets, tree, receiver_ids), registry, tree)
+    except TargetError as exc:
+        return [f"targets: {exc}"]
+    if not named:
+        return [f"targets: {targets!r} names no registered receiver"]
+    return []
+
+
+def _content_id(given: str, content_ids: Sequence[str]) -> str:
+    """The full id `given` names, read as `AudioLibrary.get` reads it (which needs the file
+    store, not only the table); `ScheduleStoreError` says why there is none or several."""
+    key = given.strip().lower()
+    if len(key) < MIN_PREFIX:
+        raise ScheduleStoreError(
+            f"{given!r} is too short to name an audio content: give its id or at least "
+            f"its first {MIN_PREFIX} characters (see `loa audio list`)"
+        )
+    matches = [i for i in content_ids if i.startswith(key)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ScheduleStoreError(
+            f"no audio content has an id starting {given!r}; see `loa audio list`"
+        )
+    raise ScheduleStoreError(
+        f"{len(matches)} audio contents have ids starting {given!r}; give more characters"
     )
 
 

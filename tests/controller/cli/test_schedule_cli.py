@@ -6,7 +6,11 @@ import json
 import subprocess
 from pathlib import Path
 
-from controller.store import Store
+from controller.store import Store, import_registry
+from controller.store.contents import save_content
+from devices.registry import read_registry
+from tests.controller.store.test_contents import T0, row
+from tests.devices.registry.support import EXAMPLE_YAML
 from tests.support.controller import one_error_line, run_loa, write_config
 
 CALENDAR = """\
@@ -124,10 +128,15 @@ def test_an_unknown_id_exits_2_and_names_the_close_one(tmp_path: Path) -> None:
 
 
 async def stored_config(folder: Path) -> Path:
-    """A config whose store is migrated (the store commands refuse an old schema)."""
+    """A config whose store is migrated (the store commands refuse an old schema), with the
+    example registry (commune `tra-linh`) and the content `3fa2b1c9...` that CALENDAR names."""
     config = write_config(folder)
     async with await Store.open(f"sqlite+aiosqlite:///{folder / 'data' / 'loa.db'}") as store:
         await store.upgrade()
+        registry = read_registry(EXAMPLE_YAML)
+        await import_registry(store, registry.groups, registry.receivers, dry_run=False, at=T0)
+        async with store.write() as session:
+            await save_content(session, row(id="3fa2b1c9" + "0" * 56))
     return config
 
 
@@ -193,5 +202,29 @@ async def test_apply_with_a_bad_file_applies_nothing(tmp_path: Path) -> None:
     bad = run_loa("schedule", "apply", str(path), "--config", str(config))
     assert bad.returncode == 2
     assert "did you mean 'lead_s'" in bad.stderr
+    listed = run_loa("schedule", "list", "--json", "--config", str(config))
+    assert json.loads(listed.stdout) == []
+
+
+async def test_apply_lists_an_unknown_target_and_an_unknown_content_and_applies_nothing(
+    tmp_path: Path,
+) -> None:
+    config = await stored_config(tmp_path / "c")
+    path = tmp_path / "xa.yaml"
+    path.write_text(
+        CALENDAR.replace("targets: tra-linh", "targets: tra-linh, ban-khong").replace(
+            "text: {vi: Thử}", "contents: {vi: abcdef12}"
+        ),
+        encoding="utf-8",
+    )
+    bad = run_loa("schedule", "apply", str(path), "--config", str(config))
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        "loa: error: schedule 'sang-chieu': targets: target 'ban-khong' is neither a "
+        "registered receiver nor a group; `loa devices list` shows both",
+        "schedule 'hop-prague': contents.vi: no audio content has an id starting "
+        "'abcdef12'; see `loa audio list`",
+        "nothing was applied",
+    ]
     listed = run_loa("schedule", "list", "--json", "--config", str(config))
     assert json.loads(listed.stdout) == []

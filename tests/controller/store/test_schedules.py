@@ -8,8 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from controller.store import Store
+from controller.store.contents import save_content
+from controller.store.registry import import_registry
 from controller.store.schedules import (
     ScheduleChange,
+    ScheduleCheckError,
     ScheduleStoreError,
     UnknownScheduleError,
     apply_schedules,
@@ -20,13 +23,32 @@ from controller.store.schedules import (
     schedule_to_dict,
     set_enabled,
 )
+from devices.registry import read_registry
 from schedules.cron import Cron
 from schedules.model import Schedule
 from schedules.recurrence import Daily, MonthlyNth, Once, Recurrence, Weekly
 from schedules.when import When
+from tests.controller.store.test_contents import row
+from tests.devices.registry.support import EXAMPLE_YAML
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 LATER = AT + timedelta(hours=1)
+#: The stored contents `daily` names by prefix (and a third sharing 6 characters with VI).
+VI = "3fa2b1c9d0" + "1" * 54
+TAY = "77aa01bc5f" + "2" * 54
+VI_TWIN = "3fa2b1" + "3" * 58
+
+
+@pytest.fixture
+async def store(store: Store) -> Store:
+    """The migrated store with the example registry (commune `tra-linh`) and three contents:
+    `apply_schedules` checks targets and contents against them."""
+    registry = read_registry(EXAMPLE_YAML)
+    await import_registry(store, registry.groups, registry.receivers, dry_run=False, at=AT)
+    async with store.write() as session:
+        for content_id in (VI, TAY, VI_TWIN):
+            await save_content(session, row(content_id, id=content_id))
+    return store
 
 
 def daily(schedule_id: str, **changes: object) -> Schedule:
@@ -38,6 +60,13 @@ def daily(schedule_id: str, **changes: object) -> Schedule:
         contents=(("vi", "3fa2b1c9d0"), ("tay", "77aa01bc5f")),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def full(schedule: Schedule) -> Schedule:
+    """`schedule` as stored: its content id prefixes replaced by the full ids they name."""
+    ids = {"3fa2b1c9d0": VI, "77aa01bc5f": TAY}
+    contents = tuple((language, ids[given]) for language, given in schedule.contents)
+    return dataclasses.replace(schedule, contents=contents)
 
 
 def test_every_kind_goes_to_a_dict_and_back_unchanged() -> None:
@@ -74,7 +103,7 @@ async def test_apply_twice_changes_nothing_the_second_time(store: Store) -> None
     assert again.changes == ()
     assert again.unchanged == ("sang", "cho")
     stored = await list_schedules(store)
-    assert [s.schedule for s in stored] == [daily("cho"), daily("sang")]
+    assert [s.schedule for s in stored] == [full(daily("cho")), full(daily("sang"))]
     assert {s.updated_at for s in stored} == {AT}, "an unchanged schedule is not rewritten"
 
 
@@ -91,7 +120,7 @@ async def test_an_edit_shows_the_fields_that_changed(store: Store) -> None:
         ScheduleChange("sang", "updated", ("when", "contents", "priority", "source")),
     )
     stored = await get_schedule(store, "sang")
-    assert stored.schedule == edited
+    assert stored.schedule == full(edited)
     assert stored.schedule.default_language == "tay"
     assert (stored.source, stored.created_at, stored.updated_at) == ("/other", AT, LATER)
 
@@ -106,7 +135,7 @@ async def test_dry_run_writes_nothing(store: Store) -> None:
         ScheduleChange("sang", "updated", ("title",)),
         ScheduleChange("cho", "added"),
     )
-    assert [s.schedule for s in await list_schedules(store)] == [daily("sang")]
+    assert [s.schedule for s in await list_schedules(store)] == [full(daily("sang"))]
 
 
 async def test_prune_removes_only_what_the_same_source_no_longer_holds(store: Store) -> None:
@@ -138,7 +167,7 @@ async def test_pause_resume_and_delete(store: Store) -> None:
     assert await set_enabled(store, "sang", True, LATER) is False
     assert (await get_schedule(store, "sang")).schedule.enabled is True
     removed = await delete_schedule(store, "sang")
-    assert removed.schedule == daily("sang")
+    assert removed.schedule == full(daily("sang"))
     assert await list_schedules(store) == []
 
 
@@ -160,3 +189,49 @@ async def test_repeated_ids_apply_nothing(store: Store) -> None:
     with pytest.raises(ScheduleStoreError, match="more than once"):
         await apply_schedules(store, [daily("a"), daily("a")], source="/s", dry_run=False, at=AT)
     assert await list_schedules(store) == []
+
+
+async def test_apply_stores_full_content_ids_and_reapplying_prefixes_changes_nothing(
+    store: Store,
+) -> None:
+    await apply_schedules(store, [daily("sang")], source="/s", dry_run=False, at=AT)
+    stored = await get_schedule(store, "sang")
+    assert stored.schedule.contents == (("vi", VI), ("tay", TAY))
+    again = await apply_schedules(store, [daily("sang")], source="/s", dry_run=False, at=LATER)
+    assert again.unchanged == ("sang",), "the prefixes still name the same contents"
+
+
+async def test_every_target_and_content_problem_of_every_schedule_applies_nothing(
+    store: Store,
+) -> None:
+    bad = [
+        daily("ok"),
+        daily("cho", targets="tra-linh, ban-khong, rx-khong"),
+        daily("hop", contents=(("vi", "3fa2b1"), ("tay", "abcdef0123"))),
+        daily("tiem", targets="all", contents=(), text=(("vi", "Tiêm chủng"),)),
+    ]
+    for dry_run in (True, False):
+        with pytest.raises(ScheduleCheckError) as caught:
+            await apply_schedules(store, bad, source="/s", dry_run=dry_run, at=AT)
+        problems = caught.value.problems
+        assert [p.split(":")[0] for p in problems] == [
+            "schedule 'cho'",
+            "schedule 'cho'",
+            "schedule 'hop'",
+            "schedule 'hop'",
+        ]
+        assert "'ban-khong' is neither a registered receiver nor a group" in problems[0]
+        assert "'rx-khong'" in problems[1]
+        assert "contents.vi: 2 audio contents have ids starting '3fa2b1'" in problems[2]
+        assert "contents.tay: no audio content has an id starting 'abcdef0123'" in problems[3]
+        assert str(caught.value).endswith("nothing was applied")
+    assert await list_schedules(store) == []
+
+
+async def test_targets_naming_no_registered_receiver_are_an_error(store_url: str) -> None:
+    async with await Store.open(store_url) as empty:
+        await empty.upgrade()
+        spoken = daily("tiem", targets="all", contents=(), text=(("vi", "Tiêm chủng"),))
+        with pytest.raises(ScheduleCheckError, match="'all' names no registered receiver"):
+            await apply_schedules(empty, [spoken], source="/s", dry_run=False, at=AT)
+        assert await list_schedules(empty) == []
