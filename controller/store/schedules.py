@@ -401,13 +401,7 @@ async def list_schedules(store: Store) -> list[StoredSchedule]:
 async def get_schedule(store: Store, schedule_id: str) -> StoredSchedule:
     """The stored schedule `schedule_id`; `UnknownScheduleError` (with a hint) if none."""
     async with store.read() as session:
-        row = (
-            await session.execute(
-                select(schedules_table).where(schedules_table.c.id == schedule_id)
-            )
-        ).one_or_none()
-        if row is None:
-            raise await _unknown(session, schedule_id)
+        row = await _row(session, schedule_id)
     return _stored(row)
 
 
@@ -435,15 +429,19 @@ async def set_enabled(store: Store, schedule_id: str, enabled: bool, at: datetim
 async def delete_schedule(store: Store, schedule_id: str) -> StoredSchedule:
     """Remove a schedule; returns it as it was stored."""
     async with store.write() as session:
-        row = (
-            await session.execute(
-                select(schedules_table).where(schedules_table.c.id == schedule_id)
-            )
-        ).one_or_none()
-        if row is None:
-            raise await _unknown(session, schedule_id)
+        row = await _row(session, schedule_id)
         await session.execute(delete(schedules_table).where(schedules_table.c.id == schedule_id))
     return _stored(row)
+
+
+async def _row(session: Any, schedule_id: str) -> Any:
+    """The stored row of `schedule_id`; `UnknownScheduleError` (with a hint) if none."""
+    row = (
+        await session.execute(select(schedules_table).where(schedules_table.c.id == schedule_id))
+    ).one_or_none()
+    if row is None:
+        raise await _unknown(session, schedule_id)
+    return row
 
 
 async def _unknown(session: Any, schedule_id: str) -> UnknownScheduleError:
