@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 from controller.store import Store
 from controller.store.bulletins import set_occurrence_state
@@ -21,6 +22,7 @@ from controller.store.deliveries import (
     record_delivery_events,
     save_deliveries,
 )
+from controller.store.shield import complete
 from loa.clock import Clock
 
 #: Deliveries and events written in one transaction once this many have gathered...
@@ -84,7 +86,17 @@ class Journal:
         finished, self._finished = self._finished, []
         if not (updates or events or finished):
             return
-        now = self._clock.now()
+        # Through `complete()`: a shutdown cancelling the service must not cut the
+        # transaction in half (controller/store/shield.py).
+        await complete(self._write(updates, events, finished, self._clock.now()))
+
+    async def _write(
+        self,
+        updates: list[DeliveryUpdate],
+        events: list[DeliveryEvent],
+        finished: list[tuple[str, str]],
+        now: datetime,
+    ) -> None:
         async with self._store.write() as session:
             if updates:
                 await save_deliveries(session, updates)

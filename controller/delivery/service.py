@@ -52,13 +52,14 @@ from controller.delivery.receipts import ReceiptJudge
 from controller.ingest.ratelimit import RateLimitedLog
 from controller.mqtt.link import Incoming, MqttLink
 from controller.store import Store
-from controller.store.bulletins import due_occurrences as due_in_store
 from controller.store.bulletins import (
+    OccurrenceRow,
     get_bulletin,
     get_occurrence,
     overdue_occurrences,
     set_occurrence_state,
 )
+from controller.store.bulletins import due_occurrences as due_in_store
 from controller.store.deliveries import (
     DeliveryUpdate,
     insert_deliveries,
@@ -69,6 +70,7 @@ from controller.store.registry_rows import (
     load_receivers,
     receivers_signature,
 )
+from controller.store.shield import complete
 from devices.delivery import Delivery, Step, cancel, is_terminal, offer, rank, start
 from devices.protocol import ReceiverBirth, Topics
 from devices.protocol.command_bodies import Assign, Cancel, TimeReply
@@ -327,24 +329,18 @@ class DeliveryService:
                 await self._dispatch(occurrence.id, now)
             except (AudioError, TargetError) as exc:
                 log.error("occurrence %s cannot be dispatched: %s", occurrence.id, exc)
-                async with self._store.write() as session:
-                    await set_occurrence_state(session, occurrence.id, "expired", now)
+                await complete(self._set_state(occurrence.id, "expired", now))
+
+    async def _set_state(self, occurrence_id: str, state: str, now: datetime) -> None:
+        async with self._store.write() as session:
+            await set_occurrence_state(session, occurrence_id, state, now)
 
     async def _dispatch(self, occurrence_id: str, now: datetime) -> None:
-        async with self._store.write() as session:
-            occurrence = await get_occurrence(session, occurrence_id)
-            if occurrence is None or occurrence.state != "scheduled":
-                return
-            active = await activate(session, self._files, occurrence)
-            if active is None:
-                return
-            detail = await get_bulletin(session, occurrence.bulletin_id)
-            if detail is None:
-                return
-            targeted = resolve(detail.targets, self._registry, self._tree)
-            deliveries = {r.id: start(occurrence_id, r.id, now) for r in targeted}
-            await insert_deliveries(session, list(deliveries.values()))
-            await set_occurrence_state(session, occurrence_id, "dispatched", now)
+        # Through `complete()`: a shutdown must not cut the transaction in half.
+        started = await complete(self._start_deliveries(occurrence_id, now))
+        if started is None:
+            return
+        occurrence, active, targeted, deliveries = started
         active.occurrence = dataclasses.replace(occurrence, state="dispatched", dispatched_at=now)
         active.deliveries = deliveries
         self.active[occurrence_id] = active
@@ -444,11 +440,35 @@ class DeliveryService:
                     )
             log.info("occurrence %s cancelled", occurrence_id[:12])
 
+    async def _start_deliveries(
+        self, occurrence_id: str, now: datetime
+    ) -> tuple[OccurrenceRow, ActiveOccurrence, list[Receiver], dict[str, Delivery]] | None:
+        """Mark a scheduled occurrence dispatched and queue a delivery per targeted receiver,
+        in one transaction; None if it is gone, not scheduled, or its bulletin is."""
+        async with self._store.write() as session:
+            occurrence = await get_occurrence(session, occurrence_id)
+            if occurrence is None or occurrence.state != "scheduled":
+                return None
+            active = await activate(session, self._files, occurrence)
+            if active is None:
+                return None
+            detail = await get_bulletin(session, occurrence.bulletin_id)
+            if detail is None:
+                return None
+            targeted = resolve(detail.targets, self._registry, self._tree)
+            deliveries = {r.id: start(occurrence_id, r.id, now) for r in targeted}
+            await insert_deliveries(session, list(deliveries.values()))
+            await set_occurrence_state(session, occurrence_id, "dispatched", now)
+        return occurrence, active, targeted, deliveries
+
     async def _expire(self, now: datetime) -> None:
         for active in list(self.active.values()):
             for step in expiry_steps(active, now, PLAYING_GRACE):
                 self._end(active, step, now)
             self._finish_if_done(active.id, now)
+        await complete(self._expire_overdue(now))
+
+    async def _expire_overdue(self, now: datetime) -> None:
         async with self._store.write() as session:
             for occurrence in await overdue_occurrences(session, now=now):
                 if occurrence.id not in self.active and occurrence.state == "scheduled":
