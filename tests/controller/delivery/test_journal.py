@@ -84,8 +84,8 @@ async def test_due_at_a_full_batch_or_after_the_interval_with_a_wake_scheduled(
     store: Store,
 ) -> None:
     clock = FakeClock(at=T0)
-    woken: list[bool] = []
-    journal = Journal(store, clock, lambda: woken.append(True))
+    woken = asyncio.Event()
+    journal = Journal(store, clock, woken.set)
     assert not journal.due()  # nothing waiting
     delivery = start("a" * 32, "rx-1", T0)
     journal.event(event(delivery))
@@ -102,6 +102,5 @@ async def test_due_at_a_full_batch_or_after_the_interval_with_a_wake_scheduled(
     await journal.flush()
     journal.event(event(delivery))
     assert not journal.due()
-    await asyncio.sleep(FLUSH_SECONDS * 1.5)
-    assert woken
+    await asyncio.wait_for(woken.wait(), FLUSH_SECONDS * 10)  # the scheduled wake came
     await journal.close()
