@@ -205,8 +205,9 @@ class MqttLink:
             while (message := await inbox.next()) is not None:
                 await self._hooks.message(message)
             reason = client.closed.result()
-            self.last_error = _describe(reason, "connection closed") if reason else None
-            self.last_error = self.last_error or "connection closed"
+            self.last_error = (
+                _describe(reason, "connection closed") if reason else "connection closed"
+            )
         except (MqttError, LinkDown) as exc:
             self.last_error = _describe(exc, "connection lost")
         except asyncio.CancelledError:
