@@ -2,8 +2,8 @@
 
 One `asyncio.TaskGroup` owns the long-lived tasks, each named: the MQTT link,
 the receivers' health (ticks and writes) and, in embedded mode, the Mosquitto
-supervisor. Later issues add the delivery engine, the HTTP server and the
-scheduler here.
+supervisor, the delivery engine and the scheduler (stored schedules fire
+occurrences, which wake the delivery engine). The HTTP server comes later.
 
 Start-up: open and migrate the store, start the embedded broker (if any), and
 wait for the first broker connection up to `broker.startup_timeout` (a
@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from audio.content_store import ContentStore
+from controller.audio.library import AudioLibrary
+from controller.audio.settings import build_library
 from controller.broker import EmbeddedBroker
 from controller.config.model import Config
 from controller.delivery.service import DeliveryService
@@ -31,6 +33,7 @@ from controller.keys import controller_key
 from controller.mqtt.hooks import HookChain
 from controller.mqtt.link import MqttLink
 from controller.presence import PresenceService
+from controller.scheduler.service import SchedulerService, Speak
 from controller.store import Store, record_event
 from devices.protocol import Topics
 from loa import __version__
@@ -60,6 +63,7 @@ class Controller:
         self.presence: PresenceService | None = None
         self.ingest: ReceiverIngest | None = None
         self.delivery: DeliveryService | None = None
+        self.scheduler: SchedulerService | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -101,6 +105,15 @@ class Controller:
         self.delivery = delivery
         await delivery.load()
         ingest.on_birth(delivery.birth)
+        scheduler = SchedulerService(
+            store,
+            clock=self.clock,
+            config=config.schedules,
+            time_zone=config.time_zone,
+            speak=_speaker(build_library(config, store)),
+            on_fired=delivery.wake,
+        )
+        self.scheduler = scheduler
         link = MqttLink(config.broker, HookChain(presence, [ingest, delivery]))
         broker: EmbeddedBroker | None = None
         if config.broker.mode == "embedded":
@@ -113,6 +126,7 @@ class Controller:
                 link_task = tasks.create_task(link.run(), name="mqtt-link")
                 health_task = tasks.create_task(ingest.run(), name="receiver-health")
                 delivery_task = tasks.create_task(delivery.run(), name="delivery")
+                scheduler_task = tasks.create_task(scheduler.run(), name="scheduler")
                 supervisor = None
                 if broker is not None:
                     supervisor = tasks.create_task(broker.supervise(), name="embedded-broker")
@@ -125,7 +139,8 @@ class Controller:
                 except BrokerUnreachable as exc:
                     unreachable = exc  # raised below, not wrapped in the TaskGroup's group
                 await cancel_all(
-                    [link_task, health_task, delivery_task, supervisor], _CANCEL_SECONDS
+                    [link_task, health_task, delivery_task, scheduler_task, supervisor],
+                    _CANCEL_SECONDS,
                 )
         finally:
             if broker is not None:
@@ -156,6 +171,18 @@ class Controller:
             f"{link.last_error or 'no answer'}; start the broker, fix the address, or use "
             "broker.mode: embedded"
         )
+
+
+def _speaker(library: AudioLibrary) -> Speak:
+    """Text read aloud for a schedule, kept in the audio library like `loa audio tts`."""
+
+    async def speak(text: str, language: str, title: str, schedule_id: str) -> str:
+        added = await library.add_text(
+            text, title=title, language=language, added_by=f"schedule {schedule_id}"
+        )
+        return added.content.id
+
+    return speak
 
 
 async def serve(config: Config) -> None:

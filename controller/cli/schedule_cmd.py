@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from controller.cli import schedule_add
 from controller.cli.output import emit_json, emit_text
 from controller.cli.store_access import with_store
 from controller.config import load_config
@@ -47,6 +48,7 @@ def add_parser(
 ) -> None:
     schedule = commands.add_parser("schedule", help="the broadcast calendar")
     actions = schedule.add_subparsers(dest="action", required=True, metavar="ACTION")
+    schedule_add.add_parser(actions, common)
     preview = actions.add_parser(
         "preview", parents=[common], help="the next air times of schedule files (reads no store)"
     )

@@ -256,6 +256,56 @@ class DeliveryConfig:
     repair_chunks_per_minute: int = setting(2000, check=within(1, 1_000_000))
 
 
+_QUIET = re.compile(r"^\s*([01][0-9]|2[0-3]):[0-5][0-9]\s*-\s*([01][0-9]|2[0-3]):[0-5][0-9]\s*$")
+QUIET_RULE = "quiet hours as 'HH:MM-HH:MM' in the controller's time zone, or 'none'"
+
+
+def quiet_check(value: str) -> str | None:
+    if value.strip().lower() in ("none", "off"):
+        return None
+    match = _QUIET.match(value)
+    if match is None or value.split("-")[0].strip() == value.split("-")[1].strip():
+        return QUIET_RULE
+    return None
+
+
+def quiet_by_commune_check(value: dict[str, str]) -> str | None:
+    for commune, hours in value.items():
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", commune):
+            return f"commune ids as keys ({commune!r} is not one)"
+        if quiet_check(hours) is not None:
+            return f"{QUIET_RULE} for each commune ({commune}: {hours!r})"
+    return None
+
+
+def commune_ids_check(value: tuple[str, ...]) -> str | None:
+    for commune in value:
+        if commune != "all" and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", commune):
+            return f"commune ids, or all ({commune!r} is not one)"
+    return None
+
+
+@dataclass(frozen=True)
+class SchedulesConfig:
+    """How the calendar fires: quiet hours, approval, what happens after a restart."""
+
+    #: No sound but emergencies in these hours (local time of `time_zone`), every commune
+    quiet_hours: str = setting("22:00-05:00", check=quiet_check)
+    #: A commune's own quiet hours, by commune id (e.g. {tra-linh: "21:30-05:30"})
+    quiet_hours_by_commune: dict[str, str] = setting(
+        default_factory=dict, check=quiet_by_commune_check
+    )
+    #: Communes whose schedules wait for a second person's approval ("all" for every one)
+    approval: tuple[str, ...] = setting((), check=commune_ids_check)
+    #: After the controller was down: an air time passed less than this long ago is still
+    #: sent (if it has not expired); an older one is recorded `missed`
+    grace_s: float = setting(600.0, check=within(0.0, 86_400.0, "s"))
+    #: An occurrence sent late starts this long after it is fired (the audio must arrive)
+    late_start_s: float = setting(30.0, check=within(1.0, 3600.0, "s"))
+    #: How often `loa serve` looks for schedules applied, paused or approved meanwhile
+    sync_s: float = setting(2.0, check=within(0.1, 60.0, "s"))
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     level: LogLevel = setting("INFO", env="LOA_LOG_LEVEL")
@@ -272,6 +322,7 @@ class Config:
     health: HealthConfig = setting(default_factory=HealthConfig)
     audio: AudioConfig = setting(default_factory=AudioConfig)
     delivery: DeliveryConfig = setting(default_factory=DeliveryConfig)
+    schedules: SchedulesConfig = setting(default_factory=SchedulesConfig)
     logging: LoggingConfig = setting(default_factory=LoggingConfig)
     #: Where this config came from (not a key in the file).
     source: Path | None = field(default=None, compare=False)

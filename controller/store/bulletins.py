@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.store.deliveries import counts_by_occurrence
@@ -60,7 +60,9 @@ __all__ = [
 CHIMES: Final = ("none", "before", "after", "both")
 #: "all" receivers, one "receiver", or a "group" (village, commune, province, free group).
 TARGET_KINDS: Final = ("all", "receiver", "group")
-OCCURRENCE_STATES: Final = ("scheduled", "dispatched", "done", "cancelled", "expired")
+#: `missed`: a scheduled air time that never went out (the controller was down past the
+#: grace, or it fell in quiet hours); it is inserted as such, with its `reason`.
+OCCURRENCE_STATES: Final = ("scheduled", "dispatched", "done", "cancelled", "expired", "missed")
 #: Each state an occurrence may move to, from which states, and the column stamped.
 _MOVES: Final[dict[str, tuple[tuple[str, ...], str]]] = {
     "dispatched": (("scheduled",), "dispatched_at"),
@@ -148,15 +150,24 @@ class OccurrenceRow:
     cancelled_at: datetime | None = None
     #: when it became done or expired
     finished_at: datetime | None = None
+    #: the schedule that fired it, and the air time it planned (None: a one-off bulletin)
+    schedule_id: str | None = None
+    planned_at: datetime | None = None
+    #: deliver from this instant; None: `delivery.lead_s` before `play_at`
+    dispatch_at: datetime | None = None
+    #: why it ended as it did (a `missed` occurrence: why it never went out)
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         _check_hex32(self.id, "id")
         _check_hex32(self.bulletin_id, "bulletin_id")
+        if (self.schedule_id is None) != (self.planned_at is None):
+            raise ValueError("schedule_id and planned_at go together: both or neither")
         if self.state not in OCCURRENCE_STATES:
             raise ValueError(
                 f"state {self.state!r}: expected one of {', '.join(OCCURRENCE_STATES)}"
             )
-        for name in ("play_at", "expires_at", "created_at", *_STAMPS):
+        for name in ("play_at", "expires_at", "created_at", "planned_at", "dispatch_at", *_STAMPS):
             _check_aware(getattr(self, name), name)
         if self.play_at is not None and self.expires_at <= self.play_at:
             raise ValueError(
@@ -316,8 +327,9 @@ async def due_occurrences(
 ) -> list[OccurrenceRow]:
     """Scheduled occurrences to dispatch now: play time within `lead` of `now`, or none.
 
-    Those that expired, or whose bulletin was cancelled, are left out. Emergencies (no
-    play time) come first, then by play time.
+    An occurrence with its own `dispatch_at` (a schedule's lead) is due from that instant
+    instead. Those that expired, or whose bulletin was cancelled, are left out.
+    Emergencies (no play time) come first, then by play time.
     """
     _check_aware(now, "now")
     query = (
@@ -326,7 +338,11 @@ async def due_occurrences(
         .where(
             occurrences.c.state == "scheduled",
             occurrences.c.expires_at > now,
-            or_(occurrences.c.play_at.is_(None), occurrences.c.play_at <= now + lead),
+            or_(
+                occurrences.c.play_at.is_(None),
+                occurrences.c.dispatch_at <= now,
+                and_(occurrences.c.dispatch_at.is_(None), occurrences.c.play_at <= now + lead),
+            ),
             bulletins.c.cancelled_at.is_(None),
         )
         .order_by(occurrences.c.play_at.asc().nulls_first(), occurrences.c.id)

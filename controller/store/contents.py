@@ -51,6 +51,12 @@ CONTENT_REFERENCES: list[tuple[str, str]] = [
     # a bulletin's audio, one per language (controller.store.bulletins)
     ("bulletin_contents", "content_id"),
 ]
+#: (table name, column name) of text columns that mention content ids among other words:
+#: a schedule's definition (JSON) and its job's contents ready to play.
+CONTENT_MENTIONS: list[tuple[str, str]] = [
+    ("schedules", "definition"),
+    ("schedule_jobs", "contents"),
+]
 
 _LOUDNESS: Final = (
     "loudness_before_lufs",
@@ -178,7 +184,7 @@ async def unreferenced_contents(
     """The gc candidates, oldest first: added before `added_before`, referenced by nothing.
 
     `references` are (table, column) pairs naming content ids; `CONTENT_REFERENCES`
-    unless given.
+    unless given, and then a content a schedule mentions (`CONTENT_MENTIONS`) is kept too.
     """
     if added_before.tzinfo is None or added_before.utcoffset() is None:
         raise ValueError(f"naive datetime {added_before!r}: pass a UTC instant")
@@ -186,6 +192,12 @@ async def unreferenced_contents(
     for table_name, column_name in CONTENT_REFERENCES if references is None else references:
         referring = table(table_name, column(column_name))
         query = query.where(~exists().where(referring.c[column_name] == audio_contents.c.id))
+    if references is None:
+        for table_name, column_name in CONTENT_MENTIONS:
+            mentioning = table(table_name, column(column_name))
+            query = query.where(
+                ~exists().where(mentioning.c[column_name].contains(audio_contents.c.id))
+            )
     query = query.order_by(audio_contents.c.added_at, audio_contents.c.id)
     return [_row(found) for found in (await session.execute(query)).all()]
 

@@ -31,24 +31,23 @@ import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any, Final, Literal
+from datetime import datetime
+from typing import Any, Final, Literal, Protocol
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.audio.library import MIN_PREFIX
 from controller.delivery.plan import TargetError, parse_targets, resolve
 from controller.store.registry_rows import load_groups, load_receivers, require_aware
+from controller.store.schedule_json import schedule_from_dict, schedule_to_dict
 from controller.store.schema import audio_contents
 from controller.store.schema import schedules as schedules_table
 from controller.store.store import Store
 from devices.registry import GroupTree
 from loa.errors import LoaError
-from schedules.cron import Cron
 from schedules.model import Schedule
-from schedules.recurrence import Daily, MonthlyNth, Once, Recurrence, Weekly
-from schedules.when import When
 
 __all__ = [
     "ApplyResult",
@@ -58,6 +57,7 @@ __all__ = [
     "StoredSchedule",
     "UnknownScheduleError",
     "apply_schedules",
+    "approve_schedule",
     "delete_schedule",
     "get_schedule",
     "list_schedules",
@@ -68,6 +68,24 @@ __all__ = [
 
 #: The `source` of schedules made on the command line rather than read from a file.
 CLI_SOURCE: Final = "cli"
+
+
+class Judgement(Protocol):
+    """What `ApplyRules.check` says: approval per schedule id, clashes for people."""
+
+    @property
+    def approvals(self) -> dict[str, str]: ...
+
+    @property
+    def clash_lines(self) -> tuple[str, ...]: ...
+
+
+class ApplyRules(Protocol):
+    """The commune's rules an apply is judged by (`controller.scheduler.policy.Policy`)."""
+
+    async def check(
+        self, session: AsyncSession, changed: Sequence[Schedule], now: datetime
+    ) -> Judgement: ...
 
 
 class ScheduleStoreError(LoaError):
@@ -104,6 +122,10 @@ class ApplyResult:
     unchanged: tuple[str, ...]
     #: Stored schedules the files do not hold and that were kept (another source, or no prune).
     not_in_files: tuple[str, ...]
+    #: Clashes accepted (`--force`), for people
+    clashes: tuple[str, ...] = ()
+    #: Schedules written that wait for a second person's approval before they fire
+    pending: tuple[str, ...] = ()
 
     def ids(self, action: Literal["added", "updated", "removed"]) -> list[str]:
         return [c.id for c in self.changes if c.action == action]
@@ -117,102 +139,12 @@ class StoredSchedule:
     source: str
     created_at: datetime
     updated_at: datetime
-
-
-# --- Schedule <-> canonical dict -------------------------------------------------------------
-
-
-def _time_text(value: time) -> str:
-    """`06:00`, or `06:00:30` when seconds were given (nothing is lost either way)."""
-    return value.isoformat(timespec="minutes" if not value.second else "seconds")
-
-
-def _recurrence_to_dict(recurrence: Recurrence) -> dict[str, Any]:
-    times = [_time_text(t) for t in recurrence.times] if not isinstance(recurrence, Cron) else []
-    if isinstance(recurrence, Once):
-        return {"kind": "once", "on": recurrence.on.isoformat(), "at": _time_text(recurrence.at)}
-    if isinstance(recurrence, Daily):
-        return {"kind": "daily", "times": times}
-    if isinstance(recurrence, Weekly):
-        return {"kind": "weekly", "weekdays": list(recurrence.weekdays), "times": times}
-    if isinstance(recurrence, MonthlyNth):
-        return {
-            "kind": "monthly_nth",
-            "n": recurrence.n,
-            "weekday": recurrence.weekday,
-            "times": times,
-        }
-    return {"kind": "cron", "expression": recurrence.expression}
-
-
-def _recurrence_from_dict(data: dict[str, Any]) -> Recurrence:
-    kind = data["kind"]
-    times = tuple(time.fromisoformat(t) for t in data.get("times", ()))
-    if kind == "once":
-        return Once(date.fromisoformat(data["on"]), time.fromisoformat(data["at"]))
-    if kind == "daily":
-        return Daily(times)
-    if kind == "weekly":
-        return Weekly(tuple(data["weekdays"]), times)
-    if kind == "monthly_nth":
-        return MonthlyNth(data["n"], data["weekday"], times)
-    if kind == "cron":
-        return Cron(data["expression"])
-    raise ValueError(f"unknown recurrence kind {kind!r} in a stored schedule")
-
-
-def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
-    """The schedule as plain JSON values, the same for equal schedules (see module doc)."""
-    when = schedule.when
-    return {
-        "id": schedule.id,
-        "title": schedule.title,
-        "when": {
-            **_recurrence_to_dict(when.recurrence),
-            "from": when.start.isoformat(),
-            "until": None if when.until is None else when.until.isoformat(),
-            "except": sorted(d.isoformat() for d in when.exceptions),
-            "zone": when.zone,
-        },
-        "targets": schedule.targets,
-        "contents": [list(pair) for pair in schedule.contents],
-        "text": [list(pair) for pair in schedule.text],
-        "priority": schedule.priority,
-        "duration_s": schedule.duration_s,
-        "lead_s": schedule.lead_s,
-        "expires_after_s": schedule.expires_after_s,
-        "enabled": schedule.enabled,
-        "volume": schedule.volume,
-        "repeat": schedule.repeat,
-        "chime": schedule.chime,
-    }
-
-
-def schedule_from_dict(data: dict[str, Any]) -> Schedule:
-    """The schedule back from `schedule_to_dict` (every field checked again by `Schedule`)."""
-    when = data["when"]
-    return Schedule(
-        id=data["id"],
-        title=data["title"],
-        when=When(
-            recurrence=_recurrence_from_dict(when),
-            start=date.fromisoformat(when["from"]),
-            until=None if when["until"] is None else date.fromisoformat(when["until"]),
-            exceptions=frozenset(date.fromisoformat(d) for d in when["except"]),
-            zone=when["zone"],
-        ),
-        targets=data["targets"],
-        contents=tuple((language, value) for language, value in data["contents"]),
-        text=tuple((language, value) for language, value in data["text"]),
-        priority=data["priority"],
-        duration_s=data["duration_s"],
-        lead_s=data["lead_s"],
-        expires_after_s=data["expires_after_s"],
-        enabled=data["enabled"],
-        volume=data["volume"],
-        repeat=data["repeat"],
-        chime=data["chime"],
-    )
+    #: who applied or added this plan
+    created_by: str = ""
+    #: "none" (fires without approval), "pending" (waits for it) or "approved"
+    approval: str = "none"
+    approved_by: str | None = None
+    approved_at: datetime | None = None
 
 
 def _definition(data: dict[str, Any]) -> str:
@@ -221,9 +153,19 @@ def _definition(data: dict[str, Any]) -> str:
     return json.dumps(plan, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _stored(row: Row[Any]) -> StoredSchedule:
+def stored_from_row(row: Row[Any]) -> StoredSchedule:
+    """A `schedules` row as a `StoredSchedule`."""
     data = {**json.loads(row.definition), "id": row.id, "enabled": row.enabled}
-    return StoredSchedule(schedule_from_dict(data), row.source, row.created_at, row.updated_at)
+    return StoredSchedule(
+        schedule_from_dict(data),
+        row.source,
+        row.created_at,
+        row.updated_at,
+        created_by=row.created_by,
+        approval=row.approval,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+    )
 
 
 # --- Applying, listing, pausing, deleting ------------------------------------------------------
@@ -237,11 +179,17 @@ async def apply_schedules(
     dry_run: bool,
     at: datetime,
     prune: bool = False,
+    by: str = "",
+    rules: ApplyRules | None = None,
 ) -> ApplyResult:
     """Add and update `schedules`; with `prune` remove the ones `source` no longer holds.
 
     With `dry_run` nothing is written and the result says what would change. Applying the
-    same schedules again changes nothing (every one is `unchanged`).
+    same schedules again changes nothing (every one is `unchanged`). `rules` (the commune's
+    quiet hours, clashes and approval: `controller.scheduler.policy.Policy`) judge the
+    schedules added or changed before anything is written, and may refuse them all. A
+    schedule whose plan changed is written `by` this person; where the rules ask for
+    approval it waits for it again.
     """
     require_aware(at)
     ids = [s.id for s in schedules]
@@ -274,9 +222,21 @@ async def apply_schedules(
         others = sorted(rows.keys() - wanted.keys())
         removed = [i for i in others if prune and rows[i].source == source]
         changes.extend(ScheduleChange(i, "removed") for i in removed)
+        replanned = [
+            schedule
+            for change, schedule, _ in writes
+            if change.action == "added" or set(change.fields) - {"source", "enabled"}
+        ]
+        judged_clashes: tuple[str, ...] = ()
+        approvals: dict[str, str] = {}
+        if rules is not None:
+            touched = [s for c, s, _ in writes if set(c.fields) != {"source"}]
+            judged = await rules.check(session, touched, at)
+            judged_clashes = judged.clash_lines
+            approvals = {s.id: judged.approvals.get(s.id, "none") for s in replanned}
         if not dry_run:
             for change, schedule, definition in writes:
-                values = {
+                values: dict[str, Any] = {
                     "definition": definition,
                     "title": schedule.title,
                     "priority": schedule.priority,
@@ -284,6 +244,13 @@ async def apply_schedules(
                     "source": source,
                     "updated_at": at,
                 }
+                if schedule in replanned:
+                    values.update(
+                        created_by=by,
+                        approval=approvals.get(schedule.id, "none"),
+                        approved_by=None,
+                        approved_at=None,
+                    )
                 if change.action == "added":
                     await session.execute(
                         insert(schedules_table).values(id=schedule.id, created_at=at, **values)
@@ -303,6 +270,8 @@ async def apply_schedules(
         changes=tuple(changes),
         unchanged=tuple(unchanged),
         not_in_files=tuple(i for i in others if i not in removed),
+        clashes=judged_clashes,
+        pending=tuple(sorted(i for i, state in approvals.items() if state == "pending")),
     )
 
 
@@ -395,14 +364,14 @@ async def list_schedules(store: Store) -> list[StoredSchedule]:
     """Every stored schedule, by id."""
     async with store.read() as session:
         rows = (await session.execute(select(schedules_table).order_by(schedules_table.c.id))).all()
-    return [_stored(row) for row in rows]
+    return [stored_from_row(row) for row in rows]
 
 
 async def get_schedule(store: Store, schedule_id: str) -> StoredSchedule:
     """The stored schedule `schedule_id`; `UnknownScheduleError` (with a hint) if none."""
     async with store.read() as session:
         row = await _row(session, schedule_id)
-    return _stored(row)
+    return stored_from_row(row)
 
 
 async def set_enabled(store: Store, schedule_id: str, enabled: bool, at: datetime) -> bool:
@@ -426,12 +395,40 @@ async def set_enabled(store: Store, schedule_id: str, enabled: bool, at: datetim
     return was
 
 
+async def approve_schedule(store: Store, schedule_id: str, by: str, at: datetime) -> StoredSchedule:
+    """Approve a schedule that waits for it, as `by`: a second person, not its author.
+
+    `ScheduleStoreError` if it does not wait for approval or `by` wrote it.
+    """
+    require_aware(at)
+    who = by.strip()
+    if not who:
+        raise ScheduleStoreError("say who approves it (--by NAME)")
+    async with store.write() as session:
+        row = await _row(session, schedule_id)
+        if row.approval != "pending":
+            state = "was approved already" if row.approval == "approved" else "needs no approval"
+            raise ScheduleStoreError(f"schedule {schedule_id!r} {state}; nothing changed")
+        if who.casefold() == (row.created_by or "").strip().casefold():
+            raise ScheduleStoreError(
+                f"schedule {schedule_id!r} was written by {row.created_by!r}; a second person "
+                "must approve it"
+            )
+        await session.execute(
+            update(schedules_table)
+            .where(schedules_table.c.id == schedule_id)
+            .values(approval="approved", approved_by=who, approved_at=at)
+        )
+        row = await _row(session, schedule_id)
+    return stored_from_row(row)
+
+
 async def delete_schedule(store: Store, schedule_id: str) -> StoredSchedule:
     """Remove a schedule; returns it as it was stored."""
     async with store.write() as session:
         row = await _row(session, schedule_id)
         await session.execute(delete(schedules_table).where(schedules_table.c.id == schedule_id))
-    return _stored(row)
+    return stored_from_row(row)
 
 
 async def _row(session: Any, schedule_id: str) -> Any:

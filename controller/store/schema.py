@@ -285,7 +285,15 @@ occurrences = Table(
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
     Column("state", String(16), nullable=False),
+    #: the schedule that fired it and the air time it planned; None for a one-off bulletin
+    Column("schedule_id", String(40), nullable=True),
+    Column("planned_at", UtcDateTime, nullable=True),
+    #: deliver from this instant on; None: `delivery.lead_s` before `play_at`
+    Column("dispatch_at", UtcDateTime, nullable=True),
+    #: why it ended as it did, for people (a `missed` occurrence: why it never went out)
+    Column("reason", Text, nullable=True),
     Index("ix_occurrences_state_play_at", "state", "play_at"),
+    Index("ix_occurrences_schedule_id_planned_at", "schedule_id", "planned_at", unique=True),
 )
 
 #: Where each occurrence stands on each receiver it targets (`devices.delivery`), with
@@ -358,5 +366,26 @@ schedules = Table(
     Column("enabled", Boolean, nullable=False),
     Column("source", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    #: who applied or added it (`--by`, else the login name)
+    Column("created_by", String(200), nullable=False, server_default=""),
+    #: "none" (its communes do not ask for approval, or an emergency), "pending", "approved"
+    Column("approval", String(16), nullable=False, server_default="none"),
+    Column("approved_by", String(200), nullable=True),
+    Column("approved_at", UtcDateTime, nullable=True),
+)
+
+#: The scheduler's persistent state per schedule (`controller.scheduler`): the revision of
+#: the schedule its job was built from, the contents ready to play (language -> content id,
+#: text read aloud included) as JSON, since when it counts air times, and up to which
+#: planned air time every fire has been handled: after a restart it resumes from there.
+schedule_jobs = Table(
+    "schedule_jobs",
+    metadata,
+    Column("schedule_id", String(40), primary_key=True),
+    Column("revision", String(64), nullable=False),
+    Column("contents", Text, nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    Column("handled_through", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
 )

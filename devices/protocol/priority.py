@@ -3,7 +3,9 @@
 `normal`, `priority` and `emergency` are the three levels of the Vietnamese rules
 for commune IP radio; `live` (an operator speaking now) and `background` (music,
 fillers) sit beside them. A receiver plays one occurrence at a time: a strictly
-higher level pre-empts the one playing; an equal or lower one waits for it to end.
+higher level from `priority` up pre-empts the one playing; anything else waits for it
+to end. `normal` (and `background`) never interrupt anything, not even background music:
+the day's programme is not cut into, it follows.
 The schedule, the delivery engine and the receivers all compare through here.
 """
 
@@ -29,9 +31,14 @@ def rank(priority: Priority) -> int:
         ) from None
 
 
+#: The lowest level that may cut into another occurrence.
+INTERRUPTS_FROM: Priority = "priority"
+
+
 def preempts(new: Priority, playing: Priority) -> bool:
-    """Whether `new` stops `playing` when it is due: only a strictly higher level does."""
-    return rank(new) > rank(playing)
+    """Whether `new` stops `playing` when it is due: a strictly higher level, and only
+    `priority`, `live` or `emergency` (normal items never interrupt anything)."""
+    return rank(new) > rank(playing) and rank(new) >= _RANK[INTERRUPTS_FROM]
 
 
 def is_priority(value: object) -> bool:

@@ -125,6 +125,8 @@ def test_the_priority_ladder() -> None:
     assert preempts("emergency", "live")
     assert preempts("priority", "normal")
     assert not preempts("normal", "normal")
+    assert not preempts("normal", "background")  # normal items never interrupt anything
+    assert preempts("priority", "background")
     assert not preempts("background", "emergency")
     assert is_priority("live")
     assert not is_priority("urgent")

@@ -1,0 +1,112 @@
+"""What becomes of one planned air time when its fire comes: sent, sent late, or missed.
+
+Pure: the scheduler hands in the schedule, the air time, the time now and the rules, and
+gets the `FireRow` to store.
+
+- An air time in the quiet hours of a commune it targets is `missed` ("quiet hours"),
+  unless the schedule is an emergency. Quiet hours bound when sound may *start*: a
+  bulletin starting 21:58 may run past 22:00.
+- An air time still ahead (the usual case: the fire comes `lead_s` before it) is
+  scheduled for that air time, to be delivered from now on.
+- An air time already passed (the controller was down, or the schedule was applied or
+  approved after its lead had begun) is still sent if it passed at most `grace` ago and
+  it would not expire before it can start: it plays `late_start` from now, so that every
+  receiver has the audio and a village starts together. The reason says it is late.
+- Anything older is `missed`, with a reason that says when it was planned and why it
+  was not sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from controller.store.fires import FireRow
+from schedules.model import Schedule
+from schedules.quiet import QuietHours
+
+__all__ = ["FireRules", "decide"]
+
+
+@dataclass(frozen=True, slots=True)
+class FireRules:
+    """The commune-wide rules a fire is judged by (`schedules:` in the config)."""
+
+    grace: timedelta
+    late_start: timedelta
+    #: where people read times (the controller's `time_zone`)
+    zone: ZoneInfo
+
+
+def _local(instant: datetime, zone: ZoneInfo) -> str:
+    return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _minutes(span: timedelta) -> str:
+    seconds = round(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def decide(
+    schedule: Schedule,
+    planned: datetime,
+    now: datetime,
+    rules: FireRules,
+    quiet: Sequence[tuple[str, QuietHours]] = (),
+) -> FireRow:
+    """The fate of `schedule`'s air time `planned` when fired at `now`.
+
+    `quiet` lists the quiet hours of each commune the schedule's receivers are in, as
+    (commune label, hours), in the zone of `rules`.
+    """
+    planned = planned.astimezone(UTC)
+    expires_at = planned + timedelta(seconds=schedule.expires_after_s)
+    at = _local(planned, rules.zone)
+    if schedule.priority != "emergency":
+        local = planned.astimezone(rules.zone).time()
+        for commune, hours in quiet:
+            if hours.contains(local):
+                return FireRow(
+                    planned_at=planned,
+                    state="missed",
+                    play_at=None,
+                    dispatch_at=None,
+                    expires_at=expires_at,
+                    reason=f"quiet hours: {at} falls in the quiet hours of {commune} ({hours}); "
+                    "only emergencies may sound then",
+                )
+    late = now - planned
+    if late <= timedelta(0):
+        return FireRow(planned, "scheduled", planned, now, expires_at)
+    start = now + rules.late_start
+    if late <= rules.grace and start < expires_at:
+        return FireRow(
+            planned,
+            "scheduled",
+            start,
+            now,
+            expires_at,
+            reason=f"late: planned for {at}, fired {_minutes(late)} late "
+            f"(within the grace of {_minutes(rules.grace)}); plays at "
+            f"{start.astimezone(rules.zone).strftime('%H:%M:%S')}",
+        )
+    why = (
+        f"its expiry ({_local(expires_at, rules.zone)}) comes before it could start"
+        if start >= expires_at
+        else f"more than the grace of {_minutes(rules.grace)}"
+    )
+    return FireRow(
+        planned_at=planned,
+        state="missed",
+        play_at=None,
+        dispatch_at=None,
+        expires_at=expires_at,
+        reason=f"missed: planned for {at}, the controller fired it only {_minutes(late)} later "
+        f"(it was not running, or the schedule was not active yet); {why}",
+    )
