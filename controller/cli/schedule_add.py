@@ -149,6 +149,9 @@ def add_parser(
     add.add_argument("--chime", metavar="WHERE", help="none (default), before, after, both")
     add.add_argument("--paused", action="store_true", help="store it paused (enabled: false)")
     add.add_argument("--dry-run", action="store_true", help="check it all, store nothing")
+    from controller.cli.schedule_cmd import add_rule_flags
+
+    add_rule_flags(add)
     add.add_argument("--json", action="store_true", help="print JSON")
     add.set_defaults(run=run_add)
 
@@ -383,7 +386,8 @@ def _plays(
 
 def run_add(args: argparse.Namespace) -> int:
     """Check the flags, refuse a stored id, then apply the one schedule (or only check it)."""
-    from controller.cli.schedule_cmd import SHOW_COUNT, _preview, _text, _utc
+    from controller.cli.schedule_cmd import SHOW_COUNT, _preview, _text, _utc, rule_lines, who
+    from controller.scheduler.policy import Policy
     from controller.store.schedules import (
         CLI_SOURCE,
         UnknownScheduleError,
@@ -395,6 +399,7 @@ def run_add(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     schedule = schedule_from_flags(args, now)
     config = load_config(args.config)
+    notes: list[str] = []
 
     async def work(store: Store) -> Schedule:
         try:
@@ -403,7 +408,16 @@ def run_add(args: argparse.Namespace) -> int:
             pass
         else:
             raise ScheduleAddError(_exists(schedule.id, existing.source, CLI_SOURCE))
-        await apply_schedules(store, [schedule], source=CLI_SOURCE, dry_run=args.dry_run, at=now)
+        result = await apply_schedules(
+            store,
+            [schedule],
+            source=CLI_SOURCE,
+            dry_run=args.dry_run,
+            at=now,
+            by=who(args.by),
+            rules=Policy(config, force=args.force),
+        )
+        notes.extend(rule_lines(result))
         if args.dry_run:
             return schedule
         return (await get_schedule(store, schedule.id)).schedule  # with full content ids
@@ -419,11 +433,13 @@ def run_add(args: argparse.Namespace) -> int:
                 "after": _utc(now),
                 "definition": schedule_to_dict(added),
                 "occurrences": preview["occurrences"],
+                "notes": notes,
             }
         )
         return 0
     head = f"would add {added.id}" if args.dry_run else f"added {added.id} (source {CLI_SOURCE})"
-    tail = "\n--dry-run: nothing stored" if args.dry_run else ""
+    tail = "".join(f"\n{note}" for note in notes)
+    tail += "\n--dry-run: nothing stored" if args.dry_run else ""
     emit_text(f"{head}\n{_text(preview)}{tail}")
     return 0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import getpass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from schedules.when import occurrences
 
 if TYPE_CHECKING:
     from controller.store import Store
+    from controller.store.bulletins import OccurrenceRow
     from controller.store.schedules import ApplyResult, StoredSchedule
 
 #: Air times `loa schedule show` prints.
@@ -76,6 +78,7 @@ def add_parser(
         action="store_true",
         help="remove stored schedules applied earlier from this FILE|DIR that it no longer holds",
     )
+    add_rule_flags(apply)
     apply.add_argument("--json", action="store_true", help="print JSON")
     apply.set_defaults(run=run_apply)
 
@@ -98,9 +101,52 @@ def add_parser(
         toggle.add_argument("id", metavar="ID")
         toggle.set_defaults(run=run_toggle, enabled=enabled)
 
+    approve = actions.add_parser(
+        "approve", parents=[common], help="approve a schedule that waits for a second person"
+    )
+    approve.add_argument("id", metavar="ID")
+    approve.add_argument("--by", default=None, metavar="NAME", help="who approves (login name)")
+    approve.set_defaults(run=run_approve)
+
     remove = actions.add_parser("delete", parents=[common], help="remove a stored schedule")
     remove.add_argument("id", metavar="ID")
     remove.set_defaults(run=run_delete)
+
+
+def add_rule_flags(parser: argparse.ArgumentParser) -> None:
+    """`--force` and `--by`, for the commands that write schedules (apply, add)."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="accept clashes with other schedules and bulletins (shown either way)",
+    )
+    parser.add_argument(
+        "--by", default=None, metavar="NAME", help="who writes it (default: the login name)"
+    )
+
+
+def who(given: str | None) -> str:
+    """`--by`, else the login name: who wrote or approved a schedule."""
+    if given is not None and given.strip():
+        return given.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def rule_lines(result: ApplyResult) -> list[str]:
+    """What the commune's rules said about an apply: clashes accepted, approval awaited."""
+    lines: list[str] = []
+    if result.clashes:
+        lines.append("clashes accepted (--force):")
+        lines.extend(f"  {line}" for line in result.clashes)
+    if result.pending:
+        lines.append(
+            f"waiting for approval by a second person: {', '.join(result.pending)} "
+            "(loa schedule approve ID --by NAME)"
+        )
+    return lines
 
 
 def _count(text: str) -> int:
@@ -212,6 +258,7 @@ def _text(preview: dict[str, Any]) -> str:
 
 def run_apply(args: argparse.Namespace) -> int:
     """Read the files first (a problem applies nothing), then write them in one transaction."""
+    from controller.scheduler.policy import Policy
     from controller.store.schedules import apply_schedules
 
     schedules = read_schedules(args.path)
@@ -221,7 +268,14 @@ def run_apply(args: argparse.Namespace) -> int:
 
     async def work(store: Store) -> ApplyResult:
         return await apply_schedules(
-            store, schedules, source=source, dry_run=args.dry_run, at=now, prune=args.prune
+            store,
+            schedules,
+            source=source,
+            dry_run=args.dry_run,
+            at=now,
+            prune=args.prune,
+            by=who(args.by),
+            rules=Policy(config, force=args.force),
         )
 
     result = with_store(config, work)
@@ -236,6 +290,8 @@ def run_apply(args: argparse.Namespace) -> int:
                 ],
                 "unchanged": list(result.unchanged),
                 "not_in_files": list(result.not_in_files),
+                "clashes": list(result.clashes),
+                "pending_approval": list(result.pending),
             }
         )
     else:
@@ -261,6 +317,7 @@ def _apply_text(result: ApplyResult) -> str:
             f"kept, not in these files: {', '.join(result.not_in_files)}"
             + ("" if result.dry_run else " (--prune removes those applied from this path)")
         )
+    lines.extend(rule_lines(result))
     if result.dry_run:
         lines.append("--dry-run: nothing applied")
     return "\n".join(lines)
@@ -278,13 +335,15 @@ def run_list(args: argparse.Namespace) -> int:
     elif not rows:
         emit_text("no schedules; `loa schedule apply FILE|DIR` adds them")
     else:
-        lines = [f"{'ID':<24}{'KIND':<13}{'PRIORITY':<11}{'STATE':<8}{'NEXT AIR (LOCAL)':<23}TITLE"]
+        lines = [
+            f"{'ID':<24}{'KIND':<13}{'PRIORITY':<11}{'STATE':<10}{'NEXT AIR (LOCAL)':<23}TITLE"
+        ]
         for row in rows:
-            state = "on" if row["enabled"] else "paused"
+            state = row["state"]
             after = row["next_air_local"]
             shown = "-" if after is None else f"{datetime.fromisoformat(after):%Y-%m-%d %H:%M %z}"
             lines.append(
-                f"{row['id']:<24}{row['kind']:<13}{row['priority']:<11}{state:<8}"
+                f"{row['id']:<24}{row['kind']:<13}{row['priority']:<11}{state:<10}"
                 f"{shown:<23}{row['title']}"
             )
         emit_text("\n".join(lines))
@@ -300,6 +359,8 @@ def _summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
         "kind": schedule.when.recurrence.kind,
         "priority": schedule.priority,
         "enabled": schedule.enabled,
+        "state": _state(item),
+        "approval": item.approval,
         "next_air_local": (
             upcoming[0].astimezone(schedule.when.tz).isoformat() if upcoming else None
         ),
@@ -308,16 +369,26 @@ def _summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
     }
 
 
+def _state(item: StoredSchedule) -> str:
+    """on, paused or awaiting (a second person's approval)."""
+    if not item.schedule.enabled:
+        return "paused"
+    return "awaiting" if item.approval == "pending" else "on"
+
+
 def run_show(args: argparse.Namespace) -> int:
+    from controller.store.fires import fired_occurrences
     from controller.store.schedules import get_schedule, schedule_to_dict
 
     config = load_config(args.config)
 
-    async def work(store: Store) -> StoredSchedule:
-        return await get_schedule(store, args.id)
+    async def work(store: Store) -> tuple[StoredSchedule, list[OccurrenceRow]]:
+        item = await get_schedule(store, args.id)
+        return item, await fired_occurrences(store, args.id, limit=SHOW_COUNT)
 
-    item = with_store(config, work)
+    item, fired = with_store(config, work)
     preview = _preview(item.schedule, None, SHOW_COUNT)
+    zone = item.schedule.when.tz
     definition = schedule_to_dict(item.schedule)
     if args.json:
         emit_json(
@@ -326,11 +397,24 @@ def run_show(args: argparse.Namespace) -> int:
                 "source": item.source,
                 "created_at": _utc(item.created_at),
                 "updated_at": _utc(item.updated_at),
+                "created_by": item.created_by,
+                "state": _state(item),
+                "approval": item.approval,
+                "approved_by": item.approved_by,
                 "occurrences": preview["occurrences"],
+                "fired": [_fired(row) for row in fired],
             }
         )
         return 0
-    lines = [f"source: {item.source}, applied {_utc(item.updated_at)}"]
+    by = f" by {item.created_by}" if item.created_by else ""
+    lines = [
+        f"source: {item.source}, applied {_utc(item.updated_at)}{by}",
+        f"state: {_state(item)}",
+    ]
+    if item.approval == "approved":
+        lines[-1] += f" (approved by {item.approved_by})"
+    elif item.approval == "pending":
+        lines[-1] += " (loa schedule approve ID --by NAME, by a second person)"
     for key, raw in definition.items():
         value = raw
         if key == "when":
@@ -339,7 +423,39 @@ def run_show(args: argparse.Namespace) -> int:
             value = ", ".join(f"{language}: {v}" for language, v in raw)
         if value not in (None, ""):
             lines.append(f"  {key}: {value}")
-    emit_text("\n".join(lines) + "\n\n" + _text(preview))
+    history = ["", "fired (latest first):"] if fired else []
+    for row in fired:
+        planned = row.planned_at or row.play_at
+        when = "-" if planned is None else f"{planned.astimezone(zone):%Y-%m-%d %H:%M}"
+        reason = f": {row.reason}" if row.reason else ""
+        history.append(f"  {when}  {row.state:<10} {row.id}{reason}")
+    emit_text("\n".join(lines) + "\n\n" + _text(preview) + "\n".join(history))
+    return 0
+
+
+def _fired(row: OccurrenceRow) -> dict[str, Any]:
+    return {
+        "occurrence": row.id,
+        "planned_at": None if row.planned_at is None else _utc(row.planned_at),
+        "play_at": None if row.play_at is None else _utc(row.play_at),
+        "state": row.state,
+        "reason": row.reason,
+    }
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    from controller.store.schedules import approve_schedule
+
+    config = load_config(args.config)
+
+    async def work(store: Store) -> StoredSchedule:
+        return await approve_schedule(store, args.id, who(args.by), datetime.now(UTC))
+
+    item = with_store(config, work)
+    emit_text(
+        f"{item.schedule.id} approved by {item.approved_by} (written by {item.created_by}); "
+        "loa serve fires it from its next air time"
+    )
     return 0
 
 

@@ -264,7 +264,8 @@ def quiet_check(value: str) -> str | None:
     if value.strip().lower() in ("none", "off"):
         return None
     match = _QUIET.match(value)
-    if match is None or value.split("-")[0].strip() == value.split("-")[1].strip():
+    start, _, end = value.partition("-")
+    if match is None or start.strip() == end.strip():
         return QUIET_RULE
     return None
 

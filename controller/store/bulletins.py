@@ -52,6 +52,7 @@ __all__ = [
     "get_bulletin",
     "get_occurrence",
     "list_occurrences",
+    "occurrence_from_row",
     "overdue_occurrences",
     "set_occurrence_state",
 ]
@@ -297,7 +298,7 @@ async def get_occurrence(session: AsyncSession, occurrence_id: str) -> Occurrenc
     """The occurrence `occurrence_id`, or None."""
     query = select(occurrences).where(occurrences.c.id == occurrence_id)
     found = (await session.execute(query)).first()
-    return None if found is None else _occurrence(found)
+    return None if found is None else occurrence_from_row(found)
 
 
 async def list_occurrences(
@@ -318,7 +319,8 @@ async def list_occurrences(
     rows = (await session.execute(query)).all()
     counts = await counts_by_occurrence(session, [row.id for row in rows])
     return [
-        OccurrenceSummary(_occurrence(row), row.title, row.priority, counts[row.id]) for row in rows
+        OccurrenceSummary(occurrence_from_row(row), row.title, row.priority, counts[row.id])
+        for row in rows
     ]
 
 
@@ -347,7 +349,7 @@ async def due_occurrences(
         )
         .order_by(occurrences.c.play_at.asc().nulls_first(), occurrences.c.id)
     )
-    return [_occurrence(row) for row in (await session.execute(query)).all()]
+    return [occurrence_from_row(row) for row in (await session.execute(query)).all()]
 
 
 async def overdue_occurrences(session: AsyncSession, *, now: datetime) -> list[OccurrenceRow]:
@@ -361,7 +363,7 @@ async def overdue_occurrences(session: AsyncSession, *, now: datetime) -> list[O
         )
         .order_by(occurrences.c.expires_at, occurrences.c.id)
     )
-    return [_occurrence(row) for row in (await session.execute(query)).all()]
+    return [occurrence_from_row(row) for row in (await session.execute(query)).all()]
 
 
 async def set_occurrence_state(
@@ -396,7 +398,8 @@ def _bulletin(row: Any) -> BulletinRow:
     return BulletinRow(**{name: getattr(row, name) for name in _BULLETIN_FIELDS})
 
 
-def _occurrence(row: Any) -> OccurrenceRow:
+def occurrence_from_row(row: Any) -> OccurrenceRow:
+    """An `occurrences` row (all its columns) as an `OccurrenceRow`."""
     return OccurrenceRow(**{name: getattr(row, name) for name in _OCCURRENCE_FIELDS})
 
 

@@ -34,8 +34,10 @@ from controller.store.bulletins import (
     Target,
     create_bulletin,
     create_occurrence,
+    occurrence_from_row,
 )
 from controller.store.schema import bulletins, occurrences, schedule_jobs
+from controller.store.store import Store
 from schedules.model import Schedule
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "JobRow",
     "bulletin_id",
     "delete_jobs",
+    "fired_occurrences",
     "load_jobs",
     "mark_handled",
     "occurrence_id",
@@ -162,6 +165,20 @@ async def record_fires(
             ),
         )
     return list(new)
+
+
+async def fired_occurrences(
+    store: Store, schedule_id: str, *, limit: int = 20
+) -> list[OccurrenceRow]:
+    """The latest occurrences `schedule_id` fired (missed ones included), newest first."""
+    async with store.read() as session:
+        rows = await session.execute(
+            select(occurrences)
+            .where(occurrences.c.schedule_id == schedule_id)
+            .order_by(occurrences.c.planned_at.desc())
+            .limit(limit)
+        )
+        return [occurrence_from_row(row) for row in rows.all()]
 
 
 @dataclass(frozen=True, slots=True)
