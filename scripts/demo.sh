@@ -25,6 +25,21 @@ music=$(mktemp --suffix=.wav)
 $LOA audio prepare "$music" --config "$CONFIG" --lang vi --by demo --title "Nhạc hiệu đài xã"
 rm -f "$music"
 
+# The commune's programme (docs/examples/schedules): 06:00 and 17:00 every day, the market
+# notice, a vaccination campaign. The demo runs at any hour, so Vietnam's night-time quiet
+# hours (22:00-05:00, schedules.quiet_hours) are off for it; a commune's config keeps them.
+export LOA_QUIET_HOURS=${LOA_QUIET_HOURS:-none}
+$LOA schedule apply docs/examples/schedules --config "$CONFIG" --by demo
+# And a demo programme that airs while you watch: the morning bulletin twice, 3 and 6
+# minutes from now (local time), delivered a minute ahead.
+air() { TZ=Asia/Ho_Chi_Minh date -d "+$1 minutes" +%H:%M; }
+first=$(air 3)
+second=$(air 6)
+$LOA schedule delete demo-chuong-trinh --config "$CONFIG" >/dev/null 2>&1 || true
+$LOA schedule add demo-chuong-trinh --config "$CONFIG" --by demo --force \
+    --title "Chương trình phát thanh (demo)" --to tra-linh --content "$news" \
+    --daily "$first,$second" --lead-s 60 --zone Asia/Ho_Chi_Minh
+
 $LOA serve --config "$CONFIG" &
 serve=$!
 stop() {
@@ -53,7 +68,8 @@ done
 cat <<MSG
 
 Loa is running: the controller, its embedded Mosquitto, and 30 simulated receivers with
-clocks off by up to 2 s. In 20 s the morning bulletin is sent to the whole commune.
+clocks off by up to 2 s. In 20 s the morning bulletin is sent to the whole commune;
+the demo programme airs at $first and $second (Vietnam time, UTC+7).
 In another terminal:
     $LOA devices list            # receivers, villages, live states
     $LOA devices show tl-na-vuong-1
@@ -63,6 +79,8 @@ In another terminal:
     $LOA bulletin list           # bulletins sent, how many receivers played them
     $LOA bulletin status ID --watch
     $LOA bulletin send --text "Thông báo khẩn..." --to na-vuong --priority emergency
+    $LOA schedule list           # the commune's programme; show ID for what each fired
+    $LOA schedule calendar --week
     $LOA status                  # the controller's presence
     mosquitto_sub -p 18830 -t 'loa/#' -v
 Type a fault here and press Enter (kill ID, half-open ID, reboot ID, speaker-fail ID,

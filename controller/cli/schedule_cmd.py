@@ -1,4 +1,4 @@
-"""`loa schedule preview|apply|list|show|pause|resume|delete`: the broadcast calendar.
+"""`loa schedule preview|apply|add|list|show|approve|calendar|pause|resume|delete`.
 
 `preview FILE|DIR` shows the next air times of schedule files before applying them.
 
@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller.cli import schedule_add
+from controller.cli import schedule_add, schedule_calendar
 from controller.cli.output import emit_json, emit_text
 from controller.cli.store_access import with_store
 from controller.config import load_config
@@ -51,6 +51,7 @@ def add_parser(
     schedule = commands.add_parser("schedule", help="the broadcast calendar")
     actions = schedule.add_subparsers(dest="action", required=True, metavar="ACTION")
     schedule_add.add_parser(actions, common)
+    schedule_calendar.add_parser(actions, common)
     preview = actions.add_parser(
         "preview", parents=[common], help="the next air times of schedule files (reads no store)"
     )

@@ -291,7 +291,7 @@ class SchedulesConfig:
     """How the calendar fires: quiet hours, approval, what happens after a restart."""
 
     #: No sound but emergencies in these hours (local time of `time_zone`), every commune
-    quiet_hours: str = setting("22:00-05:00", check=quiet_check)
+    quiet_hours: str = setting("22:00-05:00", env="LOA_QUIET_HOURS", check=quiet_check)
     #: A commune's own quiet hours, by commune id (e.g. {tra-linh: "21:30-05:30"})
     quiet_hours_by_commune: dict[str, str] = setting(
         default_factory=dict, check=quiet_by_commune_check

@@ -156,13 +156,13 @@ class Policy:
             )
         if quiet_problems:
             raise PolicyError(quiet_problems, forcible=False)
-        durations = await _durations(session)
+        durations = await content_durations(session)
         end = now + HORIZON
         new_slots: list[Slot] = []
         for schedule in changed:
             receivers = frozenset(r.id for r in reach[schedule.id])
             if schedule.enabled and receivers:
-                length = self._length(schedule, durations)
+                length = self.length(schedule, durations)
                 new_slots.extend(slots_for(schedule, receivers, length, now, end))
         existing = await self._existing(
             session,
@@ -235,9 +235,9 @@ class Policy:
             schedule = stored_from_row(row).schedule
             receivers = frozenset(r.id for r in registry.reach(schedule.targets))
             if receivers:
-                length = self._length(schedule, durations)
+                length = self.length(schedule, durations)
                 slots.extend(slots_for(schedule, receivers, length, start, end))
-        slots.extend(await _one_offs(session, registry, durations, start, end))
+        slots.extend(await one_off_slots(session, registry, durations, start, end))
         return slots
 
 
