@@ -170,12 +170,14 @@ def run_in_temp(prefix: str, run: Callable[[Path], Coroutine[Any, Any, int]]) ->
 
 
 def write_config(folder: Path, port: int, prefix: str) -> Config:
-    """The controller's config: its own data folder, the private broker, quiet logs."""
+    """The controller's config: its own data folder, the private broker, quiet logs, and
+    no quiet hours (a benchmark runs at any hour)."""
     data = {
         "data_dir": str(folder / "data"),
         "topic_prefix": prefix,
         "logging": {"level": "WARNING"},
         "broker": {"mode": "external", "port": port},
+        "schedules": {"quiet_hours": "none"},
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -51,9 +51,10 @@ from controller.store.contents import ContentRow
 from controller.store.registry_rows import load_groups, load_receivers
 from devices.protocol.commands import new_occurrence_id
 from devices.protocol.priority import PRIORITIES, Priority
-from devices.registry import GroupTree
+from devices.registry import GroupTree, Receiver
 from loa.clock import Clock
 from loa.errors import LoaError
+from schedules.quiet import parse_quiet_hours
 
 START_DELAY = timedelta(seconds=15)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -149,6 +150,8 @@ async def send_bulletin(
     play_at = request.play_at
     if play_at is not None and play_at < now - timedelta(seconds=5):
         raise RequestError(f"--at {play_at.isoformat()} is in the past")
+    if request.priority != "emergency":
+        _check_quiet_hours(config, tree, targeted, play_at or now)
     stored = await _stored(library, request)
     new = _new_source(request.audio)
     languages = ([request.language] if new is not None else []) + [s.language for s in stored]
@@ -204,6 +207,30 @@ def _new_source(audio: Audio) -> str | None:
     if audio.text is not None:
         return "the --text"
     return None
+
+
+def _check_quiet_hours(
+    config: Config, tree: GroupTree, targeted: list[Receiver], start: datetime
+) -> None:
+    """`RequestError` if a bulletin that is not an emergency would start in the quiet
+    hours of a commune it reaches (`schedules.quiet_hours`, per commune too)."""
+    rules = config.schedules
+    zone = ZoneInfo(config.time_zone)
+    local = start.astimezone(zone)
+    seen: set[str] = set()
+    for receiver in targeted:
+        commune = tree.commune_of(receiver)
+        key = commune.id if commune is not None else ""
+        if key in seen:
+            continue
+        seen.add(key)
+        hours = parse_quiet_hours(rules.quiet_hours_by_commune.get(key, rules.quiet_hours))
+        if hours is not None and hours.contains(local.time()):
+            where = f"{commune.name} ({commune.id})" if commune is not None else "the commune"
+            raise RequestError(
+                f"{local:%H:%M} is in the quiet hours of {where} ({hours}): only emergencies "
+                "may sound then; send it --at a later time, or with --priority emergency"
+            )
 
 
 def _check_sources(audio: Audio) -> None:

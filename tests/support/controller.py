@@ -24,9 +24,16 @@ LOA = str(Path(sys.executable).parent / "loa")
 
 
 def write_config(folder: Path, **sections: Any) -> Path:
-    """A config file in `folder` with a data dir beside it; `sections` override keys."""
+    """A config file in `folder` with a data dir beside it; `sections` override keys.
+
+    Quiet hours are off (tests run at any hour of the day); a test of quiet hours sets them.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {"data_dir": str(folder / "data"), "logging": {"level": "DEBUG"}}
+    data: dict[str, Any] = {
+        "data_dir": str(folder / "data"),
+        "logging": {"level": "DEBUG"},
+        "schedules": {"quiet_hours": "none"},
+    }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}

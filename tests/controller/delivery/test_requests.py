@@ -7,11 +7,14 @@ receivers speak Tày (then Vietnamese), Bản B's one speaks Vietnamese.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +22,7 @@ from audio.ffmpeg import find_tools
 from controller.audio import AudioLibrary, UnknownContent
 from controller.audio.settings import build_library
 from controller.config import Config, load_config
+from controller.config.model import SchedulesConfig
 from controller.delivery.requests import Audio, RequestError, SendRequest, Sent, send_bulletin
 from controller.store import Store
 from controller.store.bulletins import get_bulletin
@@ -196,3 +200,28 @@ async def test_mistakes_are_named_and_cost_no_audio(world: World) -> None:
         await world.send(
             Audio(file=world.folder / "tay.wav", contents=(ids["tay"],)), language="vi"
         )
+
+
+async def test_quiet_hours_refuse_all_but_emergencies(world: World) -> None:
+    """22:00-05:00 by default: a bulletin planned at 23:00 (Hà Nội) is refused, an
+    emergency is not; a commune's own quiet hours replace the default."""
+    zone = ZoneInfo(world.config.time_zone)
+    local = (now() + timedelta(days=1)).astimezone(zone)
+    night = local.replace(hour=23, minute=0, second=0, microsecond=0)
+    quiet = dataclasses.replace(world.config, schedules=SchedulesConfig(quiet_hours="22:00-05:00"))
+    audio = Audio(contents=(world.stored["vi"],))
+    request = SendRequest(
+        audio=audio, targets="ban-a", created_by="test", play_at=night, language="vi"
+    )
+    with pytest.raises(RequestError) as refused:
+        await send_bulletin(world.store, world.library, quiet, request, SystemClock())
+    assert str(refused.value) == (
+        "23:00 is in the quiet hours of Xã Thử (xa) (22:00-05:00): only emergencies may sound "
+        "then; send it --at a later time, or with --priority emergency"
+    )
+    own = dataclasses.replace(
+        quiet, schedules=SchedulesConfig(quiet_hours_by_commune={"xa": "23:30-05:00"})
+    )
+    await send_bulletin(world.store, world.library, own, request, SystemClock())
+    urgent = dataclasses.replace(request, priority="emergency")
+    await send_bulletin(world.store, world.library, quiet, urgent, SystemClock())
