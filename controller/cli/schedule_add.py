@@ -387,7 +387,7 @@ def _plays(
 def run_add(args: argparse.Namespace) -> int:
     """Check the flags, refuse a stored id, then apply the one schedule (or only check it)."""
     from controller.cli.schedule_cmd import SHOW_COUNT, _preview, _text, _utc, rule_lines, who
-    from controller.scheduler.policy import Policy
+    from controller.scheduler.policy import Policy, speakable
     from controller.store.schedules import (
         CLI_SOURCE,
         UnknownScheduleError,
@@ -415,7 +415,7 @@ def run_add(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             at=now,
             by=who(args.by),
-            rules=Policy(config, force=args.force),
+            rules=Policy(config, force=args.force, can_speak=speakable(config)),
         )
         notes.extend(rule_lines(result))
         if args.dry_run:

@@ -259,7 +259,7 @@ def _text(preview: dict[str, Any]) -> str:
 
 def run_apply(args: argparse.Namespace) -> int:
     """Read the files first (a problem applies nothing), then write them in one transaction."""
-    from controller.scheduler.policy import Policy
+    from controller.scheduler.policy import Policy, speakable
     from controller.store.schedules import apply_schedules
 
     schedules = read_schedules(args.path)
@@ -276,7 +276,7 @@ def run_apply(args: argparse.Namespace) -> int:
             at=now,
             prune=args.prune,
             by=who(args.by),
-            rules=Policy(config, force=args.force),
+            rules=Policy(config, force=args.force, can_speak=speakable(config)),
         )
 
     result = with_store(config, work)

@@ -95,7 +95,7 @@ class ReceiptJudge:
             epoch=receipt.epoch,
             seq=receipt.seq,
             at=received_at,
-            reason=receipt.reason,
+            reason=_reason(receipt),
         )
         outcome = step.outcome
         event = self._event(receipt, received_at, outcome, step.detail)
@@ -162,7 +162,7 @@ class ReceiptJudge:
             receiver_id=receipt.id,
             source="receiver",
             state=receipt.state,
-            reason=receipt.reason,
+            reason=_reason(receipt),
             command_id=receipt.command,
             epoch=receipt.epoch,
             seq=receipt.seq,
@@ -171,3 +171,10 @@ class ReceiptJudge:
             outcome=outcome,
             detail=detail,
         )
+
+
+def _reason(receipt: Receipt) -> str | None:
+    """The receipt's reason; for `preempted`, the occurrence that cut in (its `by`)."""
+    if receipt.state == "preempted" and receipt.by is not None:
+        return f"by occurrence {receipt.by}"
+    return receipt.reason

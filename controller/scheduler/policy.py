@@ -23,7 +23,7 @@ configured speaking speed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audio.errors import AudioError
 from controller.config.model import Config
 from controller.delivery.plan import TargetError, parse_targets, resolve
 from controller.store.registry_rows import load_groups, load_receivers
@@ -58,6 +59,7 @@ __all__ = [
     "Registry",
     "content_durations",
     "one_off_slots",
+    "speakable",
 ]
 
 #: How far ahead clashes are looked for when a schedule is applied or added.
@@ -66,6 +68,29 @@ HORIZON: Final = timedelta(days=28)
 QUIET_HORIZON: Final = timedelta(days=62)
 #: A content with no stored duration (text to be read aloud), per word at the speed set.
 _SECONDS_MIN: Final = 1.0
+
+
+def speakable(config: Config) -> Callable[[str], str | None]:
+    """Whether the configured text-to-speech engine has a voice for a language.
+
+    espeak-ng is asked (its voice list, once); a bought HTTP voice is trusted.
+    """
+    from audio.tts.espeak import EspeakEngine  # noqa: PLC0415 - only when text is checked
+    from controller.audio.settings import tts_engine  # noqa: PLC0415
+
+    engine: list[object] = []
+
+    def check(language: str) -> str | None:
+        try:
+            if not engine:
+                engine.append(tts_engine(config))
+            if isinstance(engine[0], EspeakEngine):
+                engine[0].voice_for(language)
+        except (AudioError, LoaError) as exc:
+            return str(exc)
+        return None
+
+    return check
 
 
 class PolicyError(LoaError):
@@ -118,8 +143,17 @@ class Registry:
 class Policy:
     """The rules of one controller's config (see the module docstring)."""
 
-    def __init__(self, config: Config, *, force: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        force: bool = False,
+        can_speak: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """`can_speak(language)` says why text in `language` cannot be read aloud (None:
+        it can); without it, text is not checked (`speakable(config)` makes one)."""
         rules = config.schedules
+        self._can_speak = can_speak
         self.zone = ZoneInfo(config.time_zone)
         self.force = force
         self._quiet_default = parse_quiet_hours(rules.quiet_hours)
@@ -144,18 +178,19 @@ class Policy:
         """Judge the schedules about to be added or changed; `PolicyError` if refused."""
         registry = Registry(GroupTree(await load_groups(session)), await load_receivers(session))
         reach = {s.id: registry.reach(s.targets) for s in changed}
-        quiet_problems: list[str] = []
+        refusals: list[str] = []
         approvals: dict[str, str] = {}
         for schedule in changed:
             communes = registry.communes(reach[schedule.id])
             problem = self._quiet_problem(schedule, communes, now)
             if problem is not None:
-                quiet_problems.append(problem)
+                refusals.append(problem)
+            refusals.extend(self._unspeakable(schedule))
             approvals[schedule.id] = (
                 "pending" if self.needs_approval(schedule, communes) else "none"
             )
-        if quiet_problems:
-            raise PolicyError(quiet_problems, forcible=False)
+        if refusals:
+            raise PolicyError(refusals, forcible=False)
         durations = await content_durations(session)
         end = now + HORIZON
         new_slots: list[Slot] = []
@@ -177,6 +212,21 @@ class Policy:
         if clashes and not self.force:
             raise PolicyError(lines, forcible=True)
         return Judged(approvals, clashes, lines)
+
+    def _unspeakable(self, schedule: Schedule) -> list[str]:
+        """A problem for each language of `schedule.text` that cannot be read aloud."""
+        can_speak = self._can_speak
+        if can_speak is None:
+            return []
+        problems = []
+        for language, _ in schedule.text:
+            why = can_speak(language)
+            if why is not None:
+                problems.append(
+                    f"schedule {schedule.id!r}: text.{language}: cannot be read aloud: {why}; "
+                    f"record it and give it as contents.{language}"
+                )
+        return problems
 
     def _quiet_problem(
         self, schedule: Schedule, communes: dict[str, str], now: datetime

@@ -70,6 +70,9 @@ from schedules.trigger import AirTimeTrigger
 
 log = logging.getLogger(__name__)
 
+#: A schedule whose text could not be read aloud is tried again this often.
+PREPARE_RETRY_S = 60.0
+
 #: Makes the content of a text read aloud: (text, language, title, schedule id) -> content id.
 Speak = Callable[[str, str, str, str], Awaitable[str]]
 
@@ -144,7 +147,8 @@ class SchedulerService:
         self._signature: ReceiversSignature | None = None
         self._tree = GroupTree([])
         self._receivers: dict[str, Receiver] = {}
-        self._not_ready: dict[str, str] = {}
+        #: schedule id -> (why its text cannot be read aloud, when to try again)
+        self._not_ready: dict[str, tuple[str, float]] = {}
         self.fired = 0
         self.missed = 0
 
@@ -186,32 +190,37 @@ class SchedulerService:
     # --- Keeping the jobs in step with the store -------------------------------------------
 
     async def sync(self) -> None:
-        """Add, rebuild and remove jobs so that each active schedule has one."""
-        async with self._lock:
-            async with self._store.read() as session:
-                rows = (
-                    await session.execute(
-                        select(
-                            schedules_table.c.id,
-                            schedules_table.c.definition,
-                            schedules_table.c.enabled,
-                            schedules_table.c.approval,
-                            schedules_table.c.updated_at,
-                            schedules_table.c.approved_at,
-                        ).order_by(schedules_table.c.id)
-                    )
-                ).all()
-                jobs = await load_jobs(session)
-                signature = await receivers_signature(session)
-                if signature != self._signature:
-                    self._tree = GroupTree(await load_groups(session))
-                    self._receivers = await load_receivers(session)
-                    self._signature = signature
-            seen = (tuple(tuple(row) for row in rows), tuple(sorted(jobs)))
-            if seen == self._seen and not self._not_ready:
-                return
-            await self._follow(rows, jobs)
-            self._seen = seen
+        """Add, rebuild and remove jobs so that each active schedule has one.
+
+        Not under the fire lock: reading text aloud for a new schedule must not hold up
+        another's fire. A fire checks in its own transaction that its job's revision is
+        still the stored one, and the job rows a sync writes are per schedule.
+        """
+        async with self._store.read() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        schedules_table.c.id,
+                        schedules_table.c.definition,
+                        schedules_table.c.enabled,
+                        schedules_table.c.approval,
+                        schedules_table.c.updated_at,
+                        schedules_table.c.approved_at,
+                    ).order_by(schedules_table.c.id)
+                )
+            ).all()
+            jobs = await load_jobs(session)
+            signature = await receivers_signature(session)
+            if signature != self._signature:
+                self._tree = GroupTree(await load_groups(session))
+                self._receivers = await load_receivers(session)
+                self._signature = signature
+        seen = (tuple(tuple(row) for row in rows), tuple(sorted(jobs)))
+        retry = any(at <= self._clock.monotonic() for _, at in self._not_ready.values())
+        if seen == self._seen and not retry:
+            return
+        await self._follow(rows, jobs)
+        self._seen = seen
 
     async def _follow(self, rows: Sequence[Any], jobs: dict[str, JobRow]) -> None:
         now = self._clock.now()
@@ -277,6 +286,9 @@ class SchedulerService:
     async def _contents(self, schedule: Schedule) -> dict[str, str] | None:
         """Language -> content id for every language, text read aloud; None if not ready."""
         contents = dict(schedule.contents)
+        waiting = self._not_ready.get(schedule.id)
+        if waiting is not None and waiting[1] > self._clock.monotonic():
+            return None
         try:
             for language, text in schedule.text:
                 if self._speak is None:
@@ -284,9 +296,14 @@ class SchedulerService:
                 contents[language] = await self._speak(text, language, schedule.title, schedule.id)
         except Exception as exc:  # noqa: BLE001 - any engine failure: the job waits, tried again
             problem = f"{type(exc).__name__}: {exc}"
-            if self._not_ready.get(schedule.id) != problem:
-                log.error("schedule %s cannot be prepared yet: %s", schedule.id, problem)
-            self._not_ready[schedule.id] = problem
+            if waiting is None or waiting[0] != problem:
+                log.error(
+                    "schedule %s cannot be prepared (tried again every %g s): %s",
+                    schedule.id,
+                    PREPARE_RETRY_S,
+                    problem,
+                )
+            self._not_ready[schedule.id] = (problem, self._clock.monotonic() + PREPARE_RETRY_S)
             return None
         self._not_ready.pop(schedule.id, None)
         return {language: contents[language] for language in schedule.languages}

@@ -129,8 +129,11 @@ def test_an_unknown_id_exits_2_and_names_the_close_one(tmp_path: Path) -> None:
 
 async def stored_config(folder: Path) -> Path:
     """A config whose store is migrated (the store commands refuse an old schema), with the
-    example registry (commune `tra-linh`) and the content `3fa2b1c9...` that CALENDAR names."""
-    config = write_config(folder)
+    example registry (commune `tra-linh`) and the content `3fa2b1c9...` that CALENDAR names.
+
+    Tày text is read with the Vietnamese voice (espeak-ng has no Tày one; Tày is written in
+    Latin letters), as a commune may configure it; without that, text in Tày is refused."""
+    config = write_config(folder, audio={"tts": {"voices": {"vi": "vi", "tay": "vi"}}})
     async with await Store.open(f"sqlite+aiosqlite:///{folder / 'data' / 'loa.db'}") as store:
         await store.upgrade()
         registry = read_registry(EXAMPLE_YAML)
