@@ -72,13 +72,10 @@ def decide(
         local = planned.astimezone(rules.zone).time()
         for commune, hours in quiet:
             if hours.contains(local):
-                return FireRow(
-                    planned_at=planned,
-                    state="missed",
-                    play_at=None,
-                    dispatch_at=None,
-                    expires_at=expires_at,
-                    reason=f"quiet hours: {at} falls in the quiet hours of {commune} ({hours}); "
+                return _missed(
+                    planned,
+                    expires_at,
+                    f"quiet hours: {at} falls in the quiet hours of {commune} ({hours}); "
                     "only emergencies may sound then",
                 )
     late = now - planned
@@ -101,12 +98,13 @@ def decide(
         if start >= expires_at
         else f"more than the grace of {_minutes(rules.grace)}"
     )
-    return FireRow(
-        planned_at=planned,
-        state="missed",
-        play_at=None,
-        dispatch_at=None,
-        expires_at=expires_at,
-        reason=f"missed: planned for {at}, the controller fired it only {_minutes(late)} later "
+    return _missed(
+        planned,
+        expires_at,
+        f"missed: planned for {at}, the controller fired it only {_minutes(late)} later "
         f"(it was not running, or the schedule was not active yet); {why}",
     )
+
+
+def _missed(planned: datetime, expires_at: datetime, reason: str) -> FireRow:
+    return FireRow(planned, "missed", None, None, expires_at, reason=reason)

@@ -4,6 +4,7 @@ PostgreSQL; late air times are sent within the grace, older ones recorded missed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,7 +19,7 @@ from controller.store.contents import save_content
 from controller.store.fires import occurrence_id
 from controller.store.registry import import_registry
 from controller.store.schedules import apply_schedules, set_enabled
-from controller.store.schema import occurrences, schedule_jobs
+from controller.store.schema import schedule_jobs
 from devices.registry import read_registry
 from loa.clock import SystemClock
 from schedules.model import Schedule
@@ -26,6 +27,7 @@ from schedules.recurrence import Daily, Once
 from schedules.when import When
 from tests.controller.store.test_contents import row
 from tests.devices.registry.support import EXAMPLE_YAML
+from tests.integration.schedule_support import stored_occurrences as stored
 
 VI = "3fa2b1c9d0" + "1" * 54
 NO_QUIET = SchedulesConfig(quiet_hours="none", sync_s=0.2, grace_s=600, late_start_s=30)
@@ -75,18 +77,8 @@ class Running:
     async def __aexit__(self, *_: object) -> None:
         assert self.task is not None
         self.task.cancel()
-        with __import__("contextlib").suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError):
             await self.task
-
-
-async def stored(store: Store, schedule_id: str) -> list[dict[str, object]]:
-    async with store.read() as session:
-        rows = await session.execute(
-            select(occurrences)
-            .where(occurrences.c.schedule_id == schedule_id)
-            .order_by(occurrences.c.planned_at)
-        )
-        return [dict(r._mapping) for r in rows.all()]
 
 
 async def wait_for(check: object, timeout: float = 10.0) -> None:
