@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -122,8 +122,17 @@ class Judged:
 class Registry:
     tree: GroupTree
     receivers: dict[str, Receiver]
+    _reached: dict[str, list[Receiver]] = field(default_factory=dict, compare=False)
 
     def reach(self, targets: str) -> list[Receiver]:
+        """The receivers `targets` name (none if it names something unknown); cached, as a
+        province's schedules name the same few communes again and again."""
+        known = self._reached.get(targets)
+        if known is None:
+            known = self._reached[targets] = self._resolve(targets)
+        return known
+
+    def _resolve(self, targets: str) -> list[Receiver]:
         try:
             parsed = parse_targets(targets, self.tree, self.receivers)
         except TargetError:

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from controller.config.model import SchedulesConfig
 from controller.delivery.plan import TargetError, parse_targets, resolve
@@ -47,6 +47,7 @@ from controller.store.fires import (
     FireRow,
     JobRow,
     delete_jobs,
+    load_job,
     load_jobs,
     mark_handled,
     record_fires,
@@ -70,6 +71,8 @@ from schedules.trigger import AirTimeTrigger
 
 log = logging.getLogger(__name__)
 
+#: Job rows built in one sync are written this many to a transaction.
+SAVE_BATCH = 500
 #: A schedule whose text could not be read aloud is tried again this often.
 PREPARE_RETRY_S = 60.0
 
@@ -143,6 +146,7 @@ class SchedulerService:
         self._scheduler: Any = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        #: the schedules' (count, latest update, latest approval) when last followed
         self._seen: tuple[Any, ...] | None = None
         self._signature: ReceiversSignature | None = None
         self._tree = GroupTree([])
@@ -197,6 +201,23 @@ class SchedulerService:
         still the stored one, and the job rows a sync writes are per schedule.
         """
         async with self._store.read() as session:
+            changes = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.max(schedules_table.c.updated_at),
+                        func.max(schedules_table.c.approved_at),
+                    )
+                )
+            ).one()
+            signature = await receivers_signature(session)
+            if signature != self._signature:
+                self._tree = GroupTree(await load_groups(session))
+                self._receivers = await load_receivers(session)
+                self._signature = signature
+            retry = any(at <= self._clock.monotonic() for _, at in self._not_ready.values())
+            if tuple(changes) == self._seen and not retry:
+                return
             rows = (
                 await session.execute(
                     select(
@@ -210,22 +231,14 @@ class SchedulerService:
                 )
             ).all()
             jobs = await load_jobs(session)
-            signature = await receivers_signature(session)
-            if signature != self._signature:
-                self._tree = GroupTree(await load_groups(session))
-                self._receivers = await load_receivers(session)
-                self._signature = signature
-        seen = (tuple(tuple(row) for row in rows), tuple(sorted(jobs)))
-        retry = any(at <= self._clock.monotonic() for _, at in self._not_ready.values())
-        if seen == self._seen and not retry:
-            return
         await self._follow(rows, jobs)
-        self._seen = seen
+        self._seen = tuple(changes)
 
     async def _follow(self, rows: Sequence[Any], jobs: dict[str, JobRow]) -> None:
         now = self._clock.now()
         stale: list[str] = []
         wanted: set[str] = set()
+        built: list[tuple[Schedule, JobRow]] = []
         for row in rows:
             active = bool(row.enabled) and row.approval != "pending"
             if not active:
@@ -243,10 +256,13 @@ class SchedulerService:
                     continue
                 since = max(row.updated_at, row.approved_at or row.updated_at)
                 job = JobRow(row.id, rev, contents, since, None, now)
-                async with self._store.write() as session:
-                    await save_job(session, job)
-                jobs[row.id] = job
+                built.append((schedule, job))
+                if len(built) >= SAVE_BATCH:
+                    await self._save(built)
+                    built = []
+                continue
             self._schedule(schedule, job)
+        await self._save(built)
         stale.extend(sorted(jobs.keys() - wanted - set(stale)))
         for schedule_id in stale:
             if self._scheduler.get_job(schedule_id) is not None:
@@ -255,6 +271,16 @@ class SchedulerService:
         if gone:
             async with self._store.write() as session:
                 await delete_jobs(session, gone)
+
+    async def _save(self, built: Sequence[tuple[Schedule, JobRow]]) -> None:
+        """Write new job rows in one transaction, then give their schedules jobs."""
+        if not built:
+            return
+        async with self._store.write() as session:
+            for _, job in built:
+                await save_job(session, job)
+        for schedule, job in built:
+            self._schedule(schedule, job)
 
     def _schedule(self, schedule: Schedule, job: JobRow) -> None:
         """Give `schedule` its APScheduler job, built from `job` (kept if already built)."""
@@ -341,7 +367,7 @@ class SchedulerService:
                     select(schedules_table).where(schedules_table.c.id == schedule_id)
                 )
             ).one_or_none()
-            job = (await load_jobs(session)).get(schedule_id)
+            job = await load_job(session, schedule_id)
             if row is None or job is None or job.revision != rev:
                 log.info("schedule %s changed before its fire; the new job fires", schedule_id)
                 return False

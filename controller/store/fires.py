@@ -46,6 +46,7 @@ __all__ = [
     "bulletin_id",
     "delete_jobs",
     "fired_occurrences",
+    "load_job",
     "load_jobs",
     "mark_handled",
     "occurrence_id",
@@ -198,6 +199,13 @@ async def load_jobs(session: AsyncSession) -> dict[str, JobRow]:
     """Every job row, by schedule id."""
     rows = (await session.execute(select(schedule_jobs))).all()
     return {row.schedule_id: _job(row) for row in rows}
+
+
+async def load_job(session: AsyncSession, schedule_id: str) -> JobRow | None:
+    """The job row of `schedule_id`, or None."""
+    query = select(schedule_jobs).where(schedule_jobs.c.schedule_id == schedule_id)
+    row = (await session.execute(query)).first()
+    return None if row is None else _job(row)
 
 
 async def save_job(session: AsyncSession, job: JobRow) -> None:

@@ -286,8 +286,14 @@ async def _checked(session: Any, schedules: Sequence[Schedule]) -> list[Schedule
     content_ids = list((await session.execute(select(audio_contents.c.id))).scalars())
     problems: list[str] = []
     checked: list[Schedule] = []
+    # A province's schedules name the same few targets (its communes) again and again.
+    judged: dict[str, list[str]] = {}
     for schedule in schedules:
-        mine = _target_problems(schedule.targets, tree, registry, receiver_ids)
+        if schedule.targets not in judged:
+            judged[schedule.targets] = _target_problems(
+                schedule.targets, tree, registry, receiver_ids
+            )
+        mine = list(judged[schedule.targets])
         contents: list[tuple[str, str]] = []
         for language, given in schedule.contents:
             try:
