@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schedules.week import Entry, week_grid
 from schedules.model import ScheduleError
+from schedules.week import Entry, week_grid
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = date(2026, 11, 30)
