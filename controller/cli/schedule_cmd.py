@@ -27,6 +27,7 @@ from controller.cli import schedule_add, schedule_calendar
 from controller.cli.output import emit_json, emit_text
 from controller.cli.store_access import with_store
 from controller.config import load_config
+from devices.ids import is_valid_id
 from loa.errors import LoaError
 from schedules.file import read_schedules
 from schedules.model import Schedule
@@ -53,9 +54,14 @@ def add_parser(
     schedule_add.add_parser(actions, common)
     schedule_calendar.add_parser(actions, common)
     preview = actions.add_parser(
-        "preview", parents=[common], help="the next air times of schedule files (reads no store)"
+        "preview", parents=[common], help="the next air times of schedule files or a stored one"
     )
-    preview.add_argument("path", type=Path, metavar="FILE|DIR", help="a schedule file or folder")
+    preview.add_argument(
+        "path",
+        type=Path,
+        metavar="FILE|DIR|ID",
+        help="a schedule file or folder, or the id of a stored schedule",
+    )
     preview.add_argument("--id", metavar="ID", help="only this schedule")
     preview.add_argument(
         "--count", type=_count, default=20, metavar="N", help="air times per schedule (20)"
@@ -161,7 +167,10 @@ def _count(text: str) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    schedules = read_schedules(args.path)
+    if not args.path.exists() and is_valid_id(str(args.path)):
+        schedules = [_stored_schedule(args, str(args.path))]
+    else:
+        schedules = read_schedules(args.path)
     if args.id is not None:
         known = [s.id for s in schedules]
         schedules = [s for s in schedules if s.id == args.id]
@@ -174,6 +183,18 @@ def run_preview(args: argparse.Namespace) -> int:
     else:
         emit_text("\n\n".join(_text(p) for p in previews) if previews else "no schedules")
     return 0
+
+
+def _stored_schedule(args: argparse.Namespace, schedule_id: str) -> Schedule:
+    """`loa schedule preview ID`: a stored schedule (no such file or folder is there)."""
+    from controller.store.schedules import get_schedule
+
+    config = load_config(args.config)
+
+    async def work(store: Store) -> Schedule:
+        return (await get_schedule(store, schedule_id)).schedule
+
+    return with_store(config, work)
 
 
 def _unknown_id(wanted: str, path: Path, known: list[str]) -> str:

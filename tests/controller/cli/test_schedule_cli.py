@@ -160,6 +160,15 @@ async def test_apply_dry_run_twice_edit_prune_then_list_show_pause_delete(tmp_pa
     assert [c["action"] for c in first["changes"]] == ["added"] * 3
     second = loa("apply", str(path))
     assert second.stdout.splitlines() == ["0 added, 0 updated, 0 removed, 3 unchanged"]
+    # `preview ID` reads a stored schedule (no file or folder of that name is here)
+    stored_preview = loa(
+        "preview", "sang-chieu", "--count", "20", "--after", "2026-12-01", "--json"
+    )
+    assert stored_preview.returncode == 0, stored_preview.stderr
+    [one] = json.loads(stored_preview.stdout)
+    assert one["id"] == "sang-chieu"
+    assert len(one["occurrences"]) == 20
+    assert one["occurrences"][0]["air_utc"] == "2026-11-30T23:00:00Z"
 
     path.write_text(
         CALENDAR.replace('"06:00", "17:00"', '"06:30"').split("  - id: hop-prague")[0],
