@@ -386,7 +386,8 @@ def _plays(
 
 def run_add(args: argparse.Namespace) -> int:
     """Check the flags, refuse a stored id, then apply the one schedule (or only check it)."""
-    from controller.cli.schedule_cmd import SHOW_COUNT, _preview, _text, _utc, rule_lines, who
+    from controller.cli.schedule_cmd import SHOW_COUNT, rule_lines, who
+    from controller.cli.schedule_preview import preview_of, preview_text, utc_text
     from controller.scheduler.policy import Policy, speakable
     from controller.store.schedules import (
         CLI_SOURCE,
@@ -423,14 +424,14 @@ def run_add(args: argparse.Namespace) -> int:
         return (await get_schedule(store, schedule.id)).schedule  # with full content ids
 
     added = with_store(config, work)
-    preview = _preview(added, now, SHOW_COUNT)
+    preview = preview_of(added, now, SHOW_COUNT)
     if args.json:
         emit_json(
             {
                 "action": "would add" if args.dry_run else "added",
                 "dry_run": args.dry_run,
                 "source": CLI_SOURCE,
-                "after": _utc(now),
+                "after": utc_text(now),
                 "definition": schedule_to_dict(added),
                 "occurrences": preview["occurrences"],
                 "notes": notes,
@@ -440,7 +441,7 @@ def run_add(args: argparse.Namespace) -> int:
     head = f"would add {added.id}" if args.dry_run else f"added {added.id} (source {CLI_SOURCE})"
     tail = "".join(f"\n{note}" for note in notes)
     tail += "\n--dry-run: nothing stored" if args.dry_run else ""
-    emit_text(f"{head}\n{_text(preview)}{tail}")
+    emit_text(f"{head}\n{preview_text(preview)}{tail}")
     return 0
 
 

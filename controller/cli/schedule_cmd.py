@@ -1,36 +1,38 @@
 """`loa schedule preview|apply|add|list|show|approve|calendar|pause|resume|delete`.
 
-`preview FILE|DIR` shows the next air times of schedule files before applying them.
-
-It reads the files only (no store, no broker, no config needed), so an operator can check a
-calendar on any machine: each schedule's next air times in its own zone with the UTC instant
-beside, and the pre-delivery time (air time minus `lead_s`) when receivers get the audio.
-A file with problems prints every one as `FILE:LINE: problem` and exits with 2.
+`preview FILE|DIR|ID` (`controller/cli/schedule_preview.py`) shows the next air times of
+schedule files before they are applied, or of a stored schedule; `add` is in
+`schedule_add.py`, `calendar` in `schedule_calendar.py`.
 
 `apply FILE|DIR` checks the files' targets and contents against the store (every problem
 listed, nothing applied; `controller/store/schedules.py`), writes the schedules with full
 content ids and prints what changed (added, updated with the changed fields, unchanged;
-`--prune` removes those the same path no longer holds); `list`, `show ID`, `pause ID`,
-`resume ID` and `delete ID` work on the store.
+`--prune` removes those the same path no longer holds); the commune's rules (quiet hours,
+clashes unless `--force`, approval: `controller/scheduler/policy.py`) judge what is added
+or changed first. `list`, `show ID`, `approve ID`, `pause ID`, `resume ID` and `delete ID`
+work on the store.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import getpass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.cli import schedule_add, schedule_calendar
 from controller.cli.output import emit_json, emit_text
+from controller.cli.schedule_preview import (
+    count_arg,
+    preview_of,
+    preview_text,
+    run_preview,
+    utc_text,
+)
 from controller.cli.store_access import with_store
 from controller.config import load_config
-from devices.ids import is_valid_id
-from loa.errors import LoaError
 from schedules.file import read_schedules
-from schedules.model import Schedule
 from schedules.when import occurrences
 
 if TYPE_CHECKING:
@@ -40,10 +42,6 @@ if TYPE_CHECKING:
 
 #: Air times `loa schedule show` prints.
 SHOW_COUNT = 5
-
-
-class PreviewError(LoaError):
-    """A preview that cannot be made as asked (an unknown --id, a bad --after)."""
 
 
 def add_parser(
@@ -64,7 +62,7 @@ def add_parser(
     )
     preview.add_argument("--id", metavar="ID", help="only this schedule")
     preview.add_argument(
-        "--count", type=_count, default=20, metavar="N", help="air times per schedule (20)"
+        "--count", type=count_arg, default=20, metavar="N", help="air times per schedule (20)"
     )
     preview.add_argument(
         "--after",
@@ -154,128 +152,6 @@ def rule_lines(result: ApplyResult) -> list[str]:
             "(loa schedule approve ID --by NAME)"
         )
     return lines
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; give 1 to 1000")
-    return value
-
-
-def run_preview(args: argparse.Namespace) -> int:
-    if not args.path.exists() and is_valid_id(str(args.path)):
-        schedules = [_stored_schedule(args, str(args.path))]
-    else:
-        schedules = read_schedules(args.path)
-    if args.id is not None:
-        known = [s.id for s in schedules]
-        schedules = [s for s in schedules if s.id == args.id]
-        if not schedules:
-            raise PreviewError(_unknown_id(args.id, args.path, known))
-    after = _after(args.after)
-    previews = [_preview(schedule, after, args.count) for schedule in schedules]
-    if args.json:
-        emit_json(previews)
-    else:
-        emit_text("\n\n".join(_text(p) for p in previews) if previews else "no schedules")
-    return 0
-
-
-def _stored_schedule(args: argparse.Namespace, schedule_id: str) -> Schedule:
-    """`loa schedule preview ID`: a stored schedule (no such file or folder is there)."""
-    from controller.store.schedules import get_schedule
-
-    config = load_config(args.config)
-
-    async def work(store: Store) -> Schedule:
-        return (await get_schedule(store, schedule_id)).schedule
-
-    return with_store(config, work)
-
-
-def _unknown_id(wanted: str, path: Path, known: list[str]) -> str:
-    close = difflib.get_close_matches(wanted, known, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"the files hold: {', '.join(known)}"
-    return f"no schedule {wanted!r} in {path}; {hint}"
-
-
-def _after(text: str | None) -> datetime | None:
-    """The --after instant (naive: read later in each schedule's zone), or None for now."""
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise PreviewError(
-            f"--after {text!r} is not a time; write ISO 8601 like 2026-12-01T06:00 "
-            "or 2026-12-01T06:00+07:00"
-        ) from None
-
-
-def _preview(schedule: Schedule, after: datetime | None, count: int) -> dict[str, Any]:
-    when = schedule.when
-    if after is None:
-        start = datetime.now(UTC)
-    elif after.utcoffset() is None:
-        start = after.replace(tzinfo=when.tz)
-    else:
-        start = after
-    lead = timedelta(seconds=schedule.lead_s)
-    rows = []
-    for instant in occurrences(when, start, count):
-        deliver = instant - lead
-        rows.append(
-            {
-                "air_local": instant.astimezone(when.tz).isoformat(),
-                "air_utc": _utc(instant),
-                "deliver_local": deliver.astimezone(when.tz).isoformat(),
-                "deliver_utc": _utc(deliver),
-            }
-        )
-    return {
-        "id": schedule.id,
-        "title": schedule.title,
-        "kind": when.recurrence.kind,
-        "zone": when.zone,
-        "enabled": schedule.enabled,
-        "priority": schedule.priority,
-        "targets": schedule.targets,
-        "languages": list(schedule.languages),
-        "lead_s": schedule.lead_s,
-        "after": _utc(start),
-        "occurrences": rows,
-    }
-
-
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _text(preview: dict[str, Any]) -> str:
-    paused = "" if preview["enabled"] else "  [paused: enabled: false]"
-    lines = [
-        f"{preview['id']}  {preview['title']}{paused}",
-        f"  {preview['kind']}, {preview['priority']}, to {preview['targets']}, "
-        f"languages {', '.join(preview['languages'])}, zone {preview['zone']}",
-    ]
-    rows = preview["occurrences"]
-    if not rows:
-        lines.append(f"  no air time after {preview['after']} (the schedule has ended)")
-        return "\n".join(lines)
-    lead_min = preview["lead_s"] / 60
-    lines.append(
-        f"  {'air time (local)':<28}{'air time (UTC)':<22}"
-        f"delivered from (local, {lead_min:g} min before)"
-    )
-    for row in rows:
-        air = datetime.fromisoformat(row["air_local"])
-        deliver = datetime.fromisoformat(row["deliver_local"])
-        lines.append(f"  {air:%Y-%m-%d %a %H:%M %z}  {row['air_utc']}  {deliver:%Y-%m-%d %H:%M}")
-    return "\n".join(lines)
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -386,7 +262,7 @@ def _summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
         "next_air_local": (
             upcoming[0].astimezone(schedule.when.tz).isoformat() if upcoming else None
         ),
-        "next_air_utc": _utc(upcoming[0]) if upcoming else None,
+        "next_air_utc": utc_text(upcoming[0]) if upcoming else None,
         "source": item.source,
     }
 
@@ -409,7 +285,7 @@ def run_show(args: argparse.Namespace) -> int:
         return item, await fired_occurrences(store, args.id, limit=SHOW_COUNT)
 
     item, fired = with_store(config, work)
-    preview = _preview(item.schedule, None, SHOW_COUNT)
+    preview = preview_of(item.schedule, None, SHOW_COUNT)
     zone = item.schedule.when.tz
     definition = schedule_to_dict(item.schedule)
     if args.json:
@@ -417,8 +293,8 @@ def run_show(args: argparse.Namespace) -> int:
             {
                 "definition": definition,
                 "source": item.source,
-                "created_at": _utc(item.created_at),
-                "updated_at": _utc(item.updated_at),
+                "created_at": utc_text(item.created_at),
+                "updated_at": utc_text(item.updated_at),
                 "created_by": item.created_by,
                 "state": _state(item),
                 "approval": item.approval,
@@ -430,7 +306,7 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     by = f" by {item.created_by}" if item.created_by else ""
     lines = [
-        f"source: {item.source}, applied {_utc(item.updated_at)}{by}",
+        f"source: {item.source}, applied {utc_text(item.updated_at)}{by}",
         f"state: {_state(item)}",
     ]
     if item.approval == "approved":
@@ -451,15 +327,15 @@ def run_show(args: argparse.Namespace) -> int:
         when = "-" if planned is None else f"{planned.astimezone(zone):%Y-%m-%d %H:%M}"
         reason = f": {row.reason}" if row.reason else ""
         history.append(f"  {when}  {row.state:<10} {row.id}{reason}")
-    emit_text("\n".join(lines) + "\n\n" + _text(preview) + "\n".join(history))
+    emit_text("\n".join(lines) + "\n\n" + preview_text(preview) + "\n".join(history))
     return 0
 
 
 def _fired(row: OccurrenceRow) -> dict[str, Any]:
     return {
         "occurrence": row.id,
-        "planned_at": None if row.planned_at is None else _utc(row.planned_at),
-        "play_at": None if row.play_at is None else _utc(row.play_at),
+        "planned_at": None if row.planned_at is None else utc_text(row.planned_at),
+        "play_at": None if row.play_at is None else utc_text(row.play_at),
         "state": row.state,
         "reason": row.reason,
     }
