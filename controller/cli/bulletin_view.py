@@ -95,6 +95,9 @@ def status_json(report: Report) -> dict[str, Any]:
         "title": bulletin.title,
         "priority": bulletin.priority,
         "state": occurrence.state,
+        "reason": occurrence.reason,
+        "schedule": occurrence.schedule_id,
+        "planned_at": _iso(occurrence.planned_at),
         "play_at": _iso(occurrence.play_at),
         "expires_at": _iso(occurrence.expires_at),
         "counts": report.counts,
@@ -125,8 +128,15 @@ def status_text(report: Report, zone: str) -> str:
         f"{occurrence.id}  {bulletin.title!r} ({bulletin.priority}), {occurrence.state}",
         f"  plays {_local(occurrence.play_at, zone)}, "
         f"expires {_local(occurrence.expires_at, zone)}",
-        "  " + progress_line(report),
     ]
+    if occurrence.schedule_id is not None:
+        lines.append(
+            f"  fired by schedule {occurrence.schedule_id} for "
+            f"{_local(occurrence.planned_at, zone)}"
+        )
+    if occurrence.reason:
+        lines.append(f"  {occurrence.reason}")
+    lines.append("  " + progress_line(report))
     for state in DELIVERY_STATES:
         receivers = [d for d in report.deliveries if d.state == state]
         if not receivers:

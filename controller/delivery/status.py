@@ -54,7 +54,7 @@ class Report:
     @property
     def finished(self) -> bool:
         """Nothing more will happen: every delivery ended, or the occurrence did."""
-        if self.occurrence.state in ("done", "expired", "cancelled") and all(
+        if self.occurrence.state in ("done", "expired", "cancelled", "missed") and all(
             is_terminal(d.state) for d in self.deliveries
         ):
             return True

@@ -12,7 +12,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from controller.cli.bulletin_view import status_text
 from controller.config.model import SchedulesConfig
+from controller.delivery.status import occurrence_report
 from controller.scheduler.service import SchedulerService
 from controller.store import Store
 from controller.store.contents import save_content
@@ -145,6 +147,12 @@ async def test_after_a_restart_late_air_times_are_sent_within_the_grace_and_olde
     assert set(found) == {long_ago, lately, soon}
     assert found[long_ago]["state"] == "missed"
     assert "more than the grace of 10 min" in str(found[long_ago]["reason"])
+    # `loa bulletin status` of a missed air time: ended (--watch stops), with its reason
+    report = await occurrence_report(store, str(found[long_ago]["id"]))
+    assert report.finished
+    text = status_text(report, "UTC")
+    assert "fired by schedule tin-sang for" in text
+    assert "more than the grace of 10 min" in text
     assert found[lately]["state"] == "scheduled"
     assert "late" in str(found[lately]["reason"])
     late_play = found[lately]["play_at"]
