@@ -59,14 +59,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paho.mqtt.client as paho
 import yaml
-from delivery_rig import controller_running, make_recording, quantile, run_in_temp, start_broker
+from delivery_rig import (
+    controller_running,
+    make_recording,
+    quantile,
+    run_in_temp,
+    start_broker,
+    write_config,
+)
 from paho.mqtt.enums import CallbackAPIVersion
 from schedule_load import COMMUNES, VILLAGES, write_province
 from sqlalchemy import select
 
 from controller.app import Controller
 from controller.audio.settings import build_library
-from controller.config import Config, load_config
 from controller.delivery.plan import memberships
 from controller.store import Store
 from controller.store.bulletins import BulletinRow, OccurrenceRow, Target
@@ -159,21 +165,6 @@ def probes(
     path = folder / "probes.yaml"
     path.write_text(yaml.safe_dump({"schedules": items}, allow_unicode=True), encoding="utf-8")
     return read_schedules(path), fires
-
-
-def write_config(folder: Path, port: int) -> Config:
-    data = {
-        "data_dir": str(folder / "data"),
-        "topic_prefix": PREFIX,
-        "time_zone": ZONE,
-        "logging": {"level": "WARNING"},
-        "broker": {"mode": "external", "port": port},
-        # The bench runs at any hour: quiet hours would record the probes `missed`.
-        "schedules": {"quiet_hours": "none"},
-    }
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return load_config(path, environ={})
 
 
 # -- what is observed -----------------------------------------------------------------------
@@ -380,7 +371,7 @@ async def run(folder: Path) -> int:
 
 
 async def run_with_broker(folder: Path, port: int) -> int:
-    config = write_config(folder, port)
+    config = write_config(folder, port, PREFIX)  # no quiet hours: the bench runs at any hour
     groups, receivers = province()
     async with await Store.open(config.store.url) as store:
         await store.upgrade()
