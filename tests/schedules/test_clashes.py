@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -300,8 +299,10 @@ def _rank(s: Slot) -> int:
     return len(PRIORITIES) - PRIORITIES.index(s.priority)
 
 
-def test_twenty_thousand_slots_on_disjoint_communes_are_fast() -> None:
-    """A province: 10,000 communes' daily programmes at 06:00 and 17:00, plus 10,000 new."""
+def test_twenty_thousand_slots_on_disjoint_communes_pair_only_within_a_commune() -> None:
+    """A province: 5,000 communes' programmes at 06:00 and 17:00, and as many new ones five
+    minutes later: each new slot clashes with its own commune's only (the time it takes is
+    `bench/schedule_clashes.py`'s)."""
     existing = []
     new = []
     for commune in range(5_000):
@@ -309,8 +310,6 @@ def test_twenty_thousand_slots_on_disjoint_communes_are_fast() -> None:
         for hour in (0, 11):  # 06:00 and 17:00 local
             existing.append(slot(f"old-{commune}", "Cũ", at=hour * 60, receivers=receivers))
             new.append(slot(f"new-{commune}", "Mới", at=hour * 60 + 5, receivers=receivers))
-    began = clock.perf_counter()
     found = find_clashes(new, existing)
-    took = clock.perf_counter() - began
     assert len(found) == 10_000
-    assert took < 0.5, f"{len(new) + len(existing)} slots took {took:.3f} s"
+    assert all(c.first.schedule_id[4:] == c.second.schedule_id[4:] for c in found)
