@@ -28,6 +28,28 @@ but not its flash: the next boot reads the folder back.
 Faults: `kill()` (a power cut, until `power_on()`), `half_open()` (the link
 freezes until `restore_link()`), `fail_speaker()`, `fail_amplifier()` and
 their repairs, `reboot()`. `stop()` is the clean end.
+
+Faults a scenario sets and clears at run time (the actions of its plan):
+
+- `set_link(LinkShape | None)`: bad 4G (`simulators.link`). What it receives is
+  delayed (latency, jitter, the kbit/s queue, in order) and its chunks lost at
+  random; what it publishes is delayed (latency, jitter). `link` is the current
+  shape, so one fault changes one field:
+  `set_link(dataclasses.replace(rx.link, kbit_s=64))`. Messages in flight when
+  the connection ends are lost with it. The draws come from the run's `seed`
+  and the id (the same run, the same losses).
+- `set_slow_firmware(delay_ms | None)`: each command is handled (and so
+  answered) `delay_ms` after it arrived, one at a time, and what came after it
+  waits its turn (the firmware reads its messages in order);
+- `set_storage_full(bool)`: no new content fits: its plays end `failed`
+  (`storage_full`), cached ones still play, heartbeats say 0 MB free;
+- `set_codecs(tuple | None)` (`reject_codec()`, `set_codec_reject(bool)`): a
+  play of a codec it cannot play is `rejected` (`unsupported_codec`); None: any;
+- `jump_clock(by_s)`, `set_clock(offset_s, drift_ppm)`: its real-time clock
+  steps, or is set anew; time sync corrects it as it always does.
+
+These last across reboots and power cuts (they are the device's, not the
+firmware's memory).
 """
 
 from __future__ import annotations
@@ -53,6 +75,7 @@ from simulators.delivery.clock import SimClock
 from simulators.delivery.driver import DeliveryDriver
 from simulators.delivery.outbox import DeliveryCounters
 from simulators.epochs import EpochStore
+from simulators.link import Inbound, LinkShape, ShapedClient, link_seed
 from simulators.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -71,6 +94,8 @@ class Counters:
     reconnects: int = 0
     connect_failures: int = 0
     commands: int = 0
+    #: incoming chunks the bad link lost (`set_link`, `chunk_loss`).
+    lost_chunks: int = 0
     delivery: DeliveryCounters = field(default_factory=DeliveryCounters)
 
 
@@ -87,10 +112,12 @@ class SimReceiver:
         epochs: EpochStore | None = None,
         clock: Clock | None = None,
         on_state: Callable[[SimReceiver, State], None] | None = None,
+        seed: int | str = 0,
     ) -> None:
         """Telemetry profile from `rng` (default: seeded by the id); its noise and the
         back-off jitter from `noise` (default: its own generator; a fleet shares one).
         `on_state(receiver, previous state)` is called after every change of `state`.
+        `seed` (the run's) seeds the draws of its link (`set_link`) with its id.
         """
         self.spec = spec
         self.settings = settings
@@ -123,6 +150,10 @@ class SimReceiver:
         self._rebooting = False
         self._announce = False
         self._link_down = False
+        #: what comes in, through a bad link and a slow firmware (`simulators.link`).
+        self._inbound = Inbound(self._handle, settings.topics, link_seed(seed, spec.id))
+        self._storage_full = False
+        self._codecs: tuple[str, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -170,6 +201,7 @@ class SimReceiver:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        self._inbound.reset()
         self.driver.power_off()
         self._set_state("off")
 
@@ -206,6 +238,96 @@ class SimReceiver:
 
     def repair_amplifier(self) -> None:
         self.telemetry.amplifier = "ok"
+
+    # -- faults set at run time (see the module docstring) ---------------------------------
+
+    @property
+    def link(self) -> LinkShape:
+        """Its link's shape now (a perfect `LinkShape()` by default)."""
+        return self._inbound.shape
+
+    def set_link(self, shape: LinkShape | None) -> None:
+        """Bad 4G from now on (`simulators.link`); None or an idle shape: a perfect link."""
+        shaper = self._inbound.set_shape(shape)
+        if isinstance(self._client, ShapedClient):
+            self._client.shaper = shaper
+
+    @property
+    def in_flight(self) -> int:
+        """Messages received and not handled yet (the link's delay, a slow firmware)."""
+        return len(self._inbound)
+
+    @property
+    def slow_firmware_ms(self) -> int | None:
+        return round(self._inbound.slow_s * 1000) or None
+
+    def set_slow_firmware(self, delay_ms: float | None) -> None:
+        """Handle each command `delay_ms` after it came (None or 0: at once)."""
+        if delay_ms is not None and not (delay_ms >= 0 and delay_ms != float("inf")):
+            raise ValueError(f"{self.id}: slow firmware delay_ms must be >= 0, not {delay_ms!r}")
+        self._inbound.slow_s = (delay_ms or 0) / 1000
+
+    @property
+    def storage_full(self) -> bool:
+        return self._storage_full
+
+    def set_storage_full(self, full: bool) -> None:
+        """Its flash is full (True): no new content fits, until set False."""
+        self._storage_full = full
+        self._apply_device()
+
+    @property
+    def codecs(self) -> tuple[str, ...] | None:
+        """The codecs it plays; None: any."""
+        return self._codecs
+
+    def set_codecs(self, codecs: tuple[str, ...] | None) -> None:
+        """Play only `codecs` (None: any); a play of another is `rejected`."""
+        self._codecs = None if codecs is None else tuple(codecs)
+        self._apply_device()
+
+    def reject_codec(self) -> None:
+        """A receiver that plays no codec the controller sends (`codec_reject`)."""
+        self.set_codecs(())
+
+    def set_codec_reject(self, reject: bool) -> None:
+        """`codec_reject` set (True: it plays no codec) or cleared (False: it plays any)."""
+        self.set_codecs(() if reject else None)
+
+    def jump_clock(self, by_s: float) -> None:
+        """Its real-time clock steps by `by_s` seconds (negative: back)."""
+        before = self.sim_clock.now()
+        self.sim_clock.jump(by_s)
+        self._stepped(before)
+
+    def set_clock(self, offset_s: float, drift_ppm: float = 0.0) -> None:
+        """Its clock is `offset_s` ahead of true time from now, drifting `drift_ppm`."""
+        before = self.sim_clock.now()
+        self.sim_clock.set(offset_s, drift_ppm)
+        self._stepped(before)
+
+    def _apply_device(self) -> None:
+        """Give the firmware (after every boot) the device's faults."""
+        agent = self.driver.agent
+        if agent is not None:
+            agent.storage_full = self._storage_full
+            agent.codecs = self._codecs
+
+    def _stepped(self, before: datetime) -> None:
+        """Its clock stepped from `before`: firmware sees its wall clock move against its
+        monotonic clock by the step, shifts time sync's estimates by it and asks again."""
+        agent = self.driver.agent
+        if agent is not None:
+            agent.clock_stepped((self.sim_clock.now() - before).total_seconds())
+        self._rearm()
+
+    def _rearm(self) -> None:
+        """Its clock changed: let the firmware look at what is due by it now."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not running: its next boot or message sees the new time
+        self.driver.after()
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop cleanly (`offline`/`shutdown`, DISCONNECT), or cut the power after `timeout`."""
@@ -256,7 +378,7 @@ class SimReceiver:
 
     async def _run(self) -> None:
         lost = False
-        self.driver.boot()
+        self._boot()
         while not self._stopping:
             await self._wait_for_link()
             epoch = self._epochs.next(self.id)
@@ -290,6 +412,9 @@ class SimReceiver:
 
     async def _session(self, client: MqttClient, epoch: int) -> _Ending:
         self.epoch, self.seq, self.receipt_seq = epoch, 0, 0
+        self._inbound.reset()
+        if isinstance(client, ShapedClient):
+            client.shaper = self._inbound.shaper
         client.closed.add_done_callback(lambda _: self._bell.ring())
         await client.subscribe(
             (self._cmd_topic, 1), (self._controller_topic, 1), *self.driver.subscriptions()
@@ -324,15 +449,17 @@ class SimReceiver:
                     due = max(due + self.spec.heartbeat_s, loop.time())
                 await self._bell.wait(due)
         finally:
+            self._inbound.reset()  # in flight when the connection ended: lost with it
             self.driver.disconnected()
 
     def _new_client(self, epoch: int) -> MqttClient:
         s = self.settings
         will = ReceiverOffline(self.id, epoch, "lost").encode()
-        return MqttClient(
+        return ShapedClient(
             s.broker.host,
             s.broker.port,
             self.id,
+            shaper=self._inbound.shaper,
             keepalive=s.keepalive,
             clean_session=True,
             will=Will(self._status_topic, will, qos=1, retain=True),
@@ -373,7 +500,7 @@ class SimReceiver:
             speakers="ok" if self.telemetry.speakers_ok else "fault",
             volume=sample.volume,
             temperature_c=sample.temperature_c,
-            storage_free_mb=sample.storage_free_mb,
+            storage_free_mb=0 if self._storage_full else sample.storage_free_mb,
             clock_offset_ms=sample.clock_offset_ms if measured is None else measured,
             playing=None if agent is None else agent.playing_content,
         )
@@ -390,6 +517,11 @@ class SimReceiver:
         await client.disconnect()
 
     def _on_message(self, message: Message) -> None:
+        """A message off the socket: through the bad link and a slow firmware to `_handle`."""
+        if not self._inbound.receive(message):
+            self.counters.lost_chunks += 1
+
+    def _handle(self, message: Message) -> None:
         if message.topic != self._controller_topic:
             self.counters.commands += self.driver.route(message) == "command"
             return
@@ -425,7 +557,11 @@ class SimReceiver:
         self._set_state("rebooting")
         self.driver.power_off()
         await asyncio.sleep(self.settings.reboot_delay)  # simulated time away
+        self._boot()
+
+    def _boot(self) -> None:
         self.driver.boot()
+        self._apply_device()
 
     def _next_delay(self) -> float:
         """Jittered exponential back-off (`loa.backoff`), shared with the controller's link."""

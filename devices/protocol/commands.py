@@ -201,6 +201,7 @@ def open_command(  # noqa: PLR0911 - one early return per check, in the doc's or
     key: VerifyKey,
     now: datetime,
     seen: Callable[[str], bool],
+    fresh: Callable[[Command], bool] | None = None,
 ) -> Command | Rejected:
     """The command in `payload` if a receiver may act on it, else why not.
 
@@ -210,6 +211,10 @@ def open_command(  # noqa: PLR0911 - one early return per check, in the doc's or
     was not issued more than 5 minutes after `now` (the receiver's corrected clock)
     and has not expired (`expired`); `seen(id)` is False (`replayed`). The caller
     records the id (until it expires) once it acts. Never raises for any payload.
+
+    The two clock checks are skipped for a signed command `fresh(command)` vouches for: a
+    `time` reply answering a request the receiver sent moments ago (by its monotonic
+    clock). A receiver whose clock jumped must still accept the answer that corrects it.
     """
     try:
         body = Reader(payload, topic, "command", max_size=MAX_COMMAND_PAYLOAD, unique_keys=True)
@@ -241,13 +246,14 @@ def open_command(  # noqa: PLR0911 - one early return per check, in the doc's or
         return no("not_for_me", f"addressed to {command.to}, not to {receiver_id} or its groups")
     if not key.verify(signed, body.data["sig"]):
         return no("bad_signature", f"the signature does not verify with key {key.fingerprint()}")
-    if command.issued > now + MAX_ISSUED_AHEAD:
+    vouched = fresh is not None and fresh(command)
+    if not vouched and command.issued > now + MAX_ISSUED_AHEAD:
         return no(
             "expired",
             f"issued at {utc_iso(command.issued)}, more than 5 minutes after this receiver's "
             f"clock ({utc_iso(now)})",
         )
-    if now > command.expires:
+    if not vouched and now > command.expires:
         return no("expired", f"expired at {utc_iso(command.expires)}; now is {utc_iso(now)}")
     if seen(command.id):
         return no("replayed", f"command {command.id} was seen before")

@@ -75,6 +75,7 @@ RECEIPT_REASONS: tuple[str, ...] = (
     "chunk_timeout",
     "decode_error",
     "speaker_fault",
+    "unsupported_codec",
 )
 #: The most chunk indices one repair request may list.
 MAX_REPAIR_CHUNKS = 1024

@@ -361,6 +361,8 @@ class MqttClient:
         writer, loop = self._writer, self._loop
         assert writer is not None  # noqa: S101 - connected
         assert loop is not None  # noqa: S101 - connected
+        if writer.transport.is_closing():  # the peer is gone; the reader has yet to notice
+            raise ConnectionLost(f"{self.client_id}: the connection is closing")
         writer.write(data)
         self._last_sent = loop.time()
 

@@ -11,6 +11,11 @@
   `assign` sets the groups and language (`Assignment`), `play` and `cancel` go
   to `Occurrences` (records, downloads, the player, receipts), `time` feeds the
   clock estimate (`TimeSync`); each id is remembered until it expires (`NonceMemory`);
+- a play whose content (in its language) has a codec not in `codecs` (None: any)
+  is refused with a `rejected` receipt, reason `unsupported_codec`, and changes
+  nothing else, like the refusals above (a scenario's `codec_reject`);
+  `storage_full` makes the cache refuse new downloads (they end `failed`,
+  `storage_full`);
 - `on_chunk` hands chunks to `Occurrences`; `tick()` sends the clock requests
   that are due, at once through `send_now` (QoS 0, so `t0` is when they leave),
   then lets `Occurrences` ask for repairs, expire and play;
@@ -33,12 +38,13 @@ from pathlib import Path
 from devices.protocol.commands import (
     Assign,
     Cancel,
+    Command,
     Play,
     Rejected,
     TimeReply,
     open_command,
 )
-from devices.protocol.receipts import DeliveryState, TimeRequest
+from devices.protocol.receipts import DeliveryState, Receipt, TimeRequest
 from devices.protocol.signing import SigningKey, VerifyKey
 from simulators.config import SimSettings
 from simulators.delivery.assignment import Assignment
@@ -51,6 +57,10 @@ from simulators.delivery.outbox import DeliveryCounters, Outgoing
 from simulators.delivery.timesync import TimeSync
 
 log = logging.getLogger(__name__)
+
+#: The reason of a play refused for its codec (not in `RECEIPT_REASONS` yet: a newer word,
+#: which the protocol lets a controller record as it is).
+UNSUPPORTED_CODEC = "unsupported_codec"
 
 
 @functools.cache
@@ -69,6 +79,7 @@ class DeliveryAgent:
         "assignment",
         "assignment_changed",
         "clock",
+        "codecs",
         "counters",
         "folder",
         "id",
@@ -113,6 +124,8 @@ class DeliveryAgent:
         self.assignment = Assignment(folder)
         #: set when an `assign` changed the groups: the receiver subscribes and announces.
         self.assignment_changed = False
+        #: the codecs it can play; None: any the protocol names.
+        self.codecs: tuple[str, ...] | None = None
         self.occurrences.boot()
 
     # -- what the receiver reads -----------------------------------------------------------
@@ -154,6 +167,15 @@ class DeliveryAgent:
         """Its clock minus the controller's as measured; None before any time answer."""
         return self.sync.clock_offset_ms
 
+    @property
+    def storage_full(self) -> bool:
+        """Whether its flash refuses new downloads (see the module docstring)."""
+        return self.occurrences.downloads.cache.full
+
+    @storage_full.setter
+    def storage_full(self, full: bool) -> None:
+        self.occurrences.downloads.cache.full = full
+
     def state_of(self, occurrence: str) -> DeliveryState | None:
         return self.occurrences.state_of(occurrence)
 
@@ -180,12 +202,16 @@ class DeliveryAgent:
             key=self._key,
             now=self.clock.now(),
             seen=self.nonces.seen,
+            fresh=self._answers_us,
         )
         if isinstance(opened, Rejected):
             log.info("%s: refused a command (%s): %s", self.id, opened.reason, opened.detail)
             self.occurrences.reports.rejected(opened)
             return
         body = opened.body
+        if isinstance(body, Play) and not self._plays_codec(body):
+            self._refuse_codec(opened.id, body)
+            return
         if isinstance(body, Play):
             self.occurrences.play(opened, body, self.language)
         elif isinstance(body, Cancel):
@@ -198,6 +224,42 @@ class DeliveryAgent:
         elif isinstance(body, Assign) and self.assignment.apply(body):
             self.assignment_changed = True
         self.nonces.remember(opened.id, opened.expires, self.clock.now())
+
+    def _answers_us(self, command: Command) -> bool:
+        """A `time` reply to a request still pending: fresh whatever our clock says."""
+        body = command.body
+        return isinstance(body, TimeReply) and self.sync.awaiting(
+            body.request, self.raw.monotonic()
+        )
+
+    def clock_stepped(self, by_s: float) -> None:
+        """The device's clock was set or jumped by `by_s`: keep the correction right and
+        re-learn the controller's time now."""
+        self.sync.stepped(self.raw.monotonic(), by_s)
+        self.tick()
+
+    def _plays_codec(self, play: Play) -> bool:
+        ref = play.content_for(self.language)
+        return self.codecs is None or ref is None or ref.codec in self.codecs
+
+    def _refuse_codec(self, command_id: str, play: Play) -> None:
+        ref = play.content_for(self.language)
+        codec = None if ref is None else ref.codec
+        log.info("%s: refused play %s: cannot play %s", self.id, play.occurrence, codec)
+        self.counters.reject(UNSUPPORTED_CODEC)
+        reports = self.occurrences.reports
+        reports.receipt(
+            Receipt(
+                id=self.id,
+                epoch=1,  # stamped when sent
+                seq=0,
+                occurrence=play.occurrence,
+                state="rejected",
+                at=self.clock.now(),
+                command=command_id,
+                reason=UNSUPPORTED_CODEC,
+            )
+        )
 
     def on_chunk(self, content: str, index: int, data: bytes) -> None:
         """A chunk from a chunk topic this receiver listens to."""

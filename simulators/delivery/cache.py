@@ -17,6 +17,9 @@ second time. Under the receiver's folder:
 - After a boot each content is hashed again the first time it is used
   (`verify`): a file damaged on disk is dropped, never played.
 - Nothing is created before the first download: an idle receiver has no files.
+- `full` (a scenario's `storage_full`: the flash is full of something else) makes
+  `reserve` refuse every new download; what is held plays on, a download already
+  reserved goes on.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class StorageError(LoaError):
 class ContentCache:
     """The contents one receiver holds, in `folder`, at most `max_bytes` in all."""
 
-    __slots__ = ("_partials", "_sizes", "_verified", "folder", "max_bytes")
+    __slots__ = ("_partials", "_sizes", "_verified", "folder", "full", "max_bytes")
 
     def __init__(self, folder: Path, max_bytes: int) -> None:
         if max_bytes < 1:
@@ -57,6 +60,8 @@ class ContentCache:
         self._partials: dict[str, int] = {}
         #: contents hashed since this boot (a dict: an empty set costs 216 bytes, this 64).
         self._verified: dict[str, None] = {}
+        #: the flash is full of something else: no new download fits (see the module doc).
+        self.full = False
         self._scan()
 
     # -- what it holds ---------------------------------------------------------------------
@@ -126,7 +131,7 @@ class ContentCache:
         """
         if content in self._partials:
             return self.partial_path(content)
-        if size > self.max_bytes:
+        if self.full or size > self.max_bytes:
             return None
         for victim in list(self._sizes):
             if self.used_bytes + size <= self.max_bytes:

@@ -176,6 +176,27 @@ class TimeSync:
         self._next_at = now
         self._round_at = now
 
+    def awaiting(self, request: int, now: float) -> bool:
+        """Whether `request` was sent and is still within its timeout (monotonic `now`)."""
+        pending = self._pending.get(request)
+        return pending is not None and pending[1] + self.timeout_s > now
+
+    def stepped(self, now: float, by_s: float) -> None:
+        """Our clock was stepped by `by_s` seconds (set, or it jumped: the firmware sees its
+        wall clock move against its monotonic clock by that much). The estimates taken by
+        the old clock are shifted by the step, so the corrected clock stays right at once;
+        pending requests (their `t0` by the old clock) are forgotten and, if the link is
+        up, a round starts now to confirm."""
+        self._samples = [Sample(s.offset_s - by_s, s.round_trip_s, s.at) for s in self._samples]
+        if self._best is not None:
+            best = self._best
+            self._best = Sample(best.offset_s - by_s, best.round_trip_s, best.at)
+        self._pending.clear()
+        self._probes.reset()
+        self._retry = self.retry_s
+        if self._next_at is not None:
+            self.begin(now)
+
     def stop(self) -> None:
         """No link: no requests until `begin`; unanswered ones are forgotten."""
         self._next_at = None
