@@ -19,6 +19,12 @@ temporary folder for all of them (made by the first receiver that writes) and
 deletes it when it stops. A receiver's
 clock offset and drift are drawn from its own generator too (after its
 telemetry profile), unless its spec fixes them.
+
+Several processes can share one fleet (a process holds at most ~20,000 open
+files, and one core handles about 10,000 receivers): `Shard(k, n)` picks the
+k-th of n shares by position in the sorted ids, so every process of the same
+fleet agrees on who runs where without talking to the others, and the shares
+differ in size by at most one receiver.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from loa.clock import Clock, SystemClock
 from simulators.config import ReceiverSpec, SimSettings
@@ -51,6 +57,44 @@ class ReceiverLike(Protocol):
 
     @property
     def heartbeat_s(self) -> int: ...
+
+
+_Item = TypeVar("_Item", bound="ReceiverLike | tuple[str, int]")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The `index`-th (from 1) of `count` shares of a fleet that several processes run."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"a shard is K/N with 1 <= K <= N, not {self.index}/{self.count}")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`"2/4"` -> Shard(2, 4); ValueError saying what is wrong otherwise."""
+        index, slash, count = text.strip().partition("/")
+        if not (slash and index.strip().isdecimal() and count.strip().isdecimal()):
+            raise ValueError(f"expected K/N such as 2/4, not {text!r}")
+        return cls(int(index), int(count))
+
+    def select(self, receivers: Iterable[_Item]) -> list[_Item]:
+        """This share of `receivers`: position in the sorted ids % count == index - 1.
+
+        The result keeps the sorted order, so a ramp powers receivers on by id.
+        """
+        ordered = sorted(receivers, key=_id_of)
+        return ordered[self.index - 1 :: self.count]
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def _id_of(item: ReceiverLike | tuple[str, int]) -> str:
+    return item[0] if isinstance(item, tuple) else item.id
 
 
 @dataclass(frozen=True)
@@ -111,6 +155,7 @@ class Fleet:
                 epochs=self.epochs,
                 clock=clock,
                 on_state=self._state_changed,
+                seed=seed,
             )
 
     def __len__(self) -> int:

@@ -2,6 +2,11 @@
 
     loa sim --generate [--receivers 30 --villages 6 --seed 1 --out FILE]
     loa sim --registry FILE [--receivers N]
+    loa sim --scenario FILE [--seed N] [--report FILE]
+
+`--scenario` runs a scripted scenario (docs/scenarios.md) in a world of its own: a private
+broker, a controller and the fleet in this process, timed faults and bulletins, then the
+expectations judged (exit 1 when one fails).
 
 `--generate` makes a plausible commune, writes its registry file (YAML) and
 imports it into the store of the same config, so the controller knows the
@@ -16,6 +21,12 @@ flash (content cache of at most `--cache-mb`, command ids, occurrences) under
 epochs do. `--clock-skew S` sets each receiver's clock off by up to S seconds
 either way (drawn from the seed); they correct it by the protocol's time sync.
 `--wav-dir DIR` writes what each receiver plays to `DIR/<receiver>-<occurrence>.wav`.
+
+One process holds up to about 10,000 receivers (one core; at most 20,000 open
+files). For more, run several: `--shard K/N` makes this process the K-th of N
+sharing one fleet. It runs the receivers whose position in the sorted id list
+modulo N is K-1, so the N processes agree without talking; each keeps its
+epochs in `<data_dir>/sim-epochs-K-of-N.json` (one writer per file).
 
 While it runs, one command per line on standard input: `kill ID` (power cut),
 `power-on ID`, `half-open ID` (the link dies without closing), `restore ID`,
@@ -44,7 +55,7 @@ from loa.errors import LoaError
 
 if TYPE_CHECKING:
     from devices.protocol.signing import VerifyKey
-    from simulators.fleet import Fleet
+    from simulators.fleet import Fleet, Shard
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +88,13 @@ def add_parser(
     source.add_argument(
         "--generate", action="store_true", help="make a commune, write and import its registry"
     )
+    source.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="run a scenario: its own broker, controller, fleet, faults and checks "
+        "(docs/scenarios.md)",
+    )
     parser.add_argument(
         "--receivers",
         type=int,
@@ -84,7 +102,14 @@ def add_parser(
         help="how many: with --generate (default 30), or the first N of --registry (default all)",
     )
     parser.add_argument("--villages", type=int, default=6, help="with --generate (default 6)")
-    parser.add_argument("--seed", default="1", help="same seed, same commune and telemetry")
+    parser.add_argument(
+        "--seed",
+        default=None,
+        help="same seed, same commune, telemetry and faults (default 1, or the scenario's)",
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="FILE", help="with --scenario: write the JSON report"
+    )
     parser.add_argument(
         "--out", type=Path, metavar="FILE", help="where --generate writes the registry"
     )
@@ -97,6 +122,12 @@ def add_parser(
     )
     parser.add_argument(
         "--duration", type=float, metavar="S", help="stop by itself after S seconds"
+    )
+    parser.add_argument(
+        "--shard",
+        type=shard_option,
+        metavar="K/N",
+        help="run only the K-th of N shares of the fleet (by sorted id), for N processes",
     )
     parser.add_argument(
         "--public-key",
@@ -124,6 +155,14 @@ def add_parser(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scenario is not None:
+        from controller.cli.sim_scenario import run_scenario_command
+
+        return run_scenario_command(args)
+    if args.report is not None:
+        raise LoaError("--report goes with --scenario")
+    if args.seed is None:
+        args.seed = "1"
     config = load_config(args.config)
     setup_logging("DEBUG" if args.debug else config.logging.level, config.time_zone)
     asyncio.run(simulate(config, args))
@@ -139,8 +178,17 @@ async def simulate(config: Config, args: argparse.Namespace) -> None:
         raise LoaError(f"--cache-mb must be at least 1, not {args.cache_mb}")
     if args.clock_skew is not None and args.clock_skew < 0:
         raise LoaError(f"--clock-skew must be >= 0 s, not {args.clock_skew}")
+    if not args.ramp > 0:
+        raise LoaError(f"--ramp must be more than 0 receivers a second, not {args.ramp}")
     public_key = public_key_for(config.data_dir, args.public_key)
     receivers = await _receivers(config, args)
+    share = _share(receivers, args.shard)
+    if args.shard is not None:
+        emit_text(
+            f"shard {args.shard}: {len(share)} of the fleet's {len(receivers)} receivers "
+            f"(positions {_positions(args.shard)} of the sorted ids), "
+            f"{share[0][0]} to {share[-1][0]}"
+        )
     broker = config.broker
     settings = SimSettings(
         broker=BrokerAddress(broker.connect_host, broker.port, broker.username, broker.password),
@@ -152,9 +200,9 @@ async def simulate(config: Config, args: argparse.Namespace) -> None:
         wav_dir=args.wav_dir,
         clock_skew_s=args.clock_skew,
     )
-    specs = [ReceiverSpec(rid, args.heartbeat or heartbeat) for rid, heartbeat in receivers]
+    specs = [ReceiverSpec(rid, args.heartbeat or heartbeat) for rid, heartbeat in share]
     # The simulated flash: epochs keep growing across runs of `loa sim`, as on real boxes.
-    epochs = EpochStore(config.data_dir / "sim-epochs.json")
+    epochs = EpochStore(config.data_dir / epoch_file_name(args.shard))
     fleet = Fleet(specs, settings, seed=args.seed, ramp_per_s=args.ramp, epochs=epochs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -178,6 +226,44 @@ async def simulate(config: Config, args: argparse.Namespace) -> None:
         f"stopped: {status.total} receivers, {status.births} births, "
         f"{status.heartbeats} heartbeats, {status.reconnects} reconnects",
     )
+
+
+def shard_option(text: str) -> Shard:
+    """`--shard K/N` as argparse reads it: a bad value becomes an error naming the flag."""
+    from simulators.fleet import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def epoch_file_name(shard: Shard | None) -> str:
+    """Each shard writes its own epoch file: processes sharing one would overwrite each other.
+
+    The file holds a ceiling per receiver and is rewritten whole, so two writers
+    would each drop the other's reservations and epochs could repeat after a restart.
+    """
+    if shard is None:
+        return "sim-epochs.json"
+    return f"sim-epochs-{shard.index}-of-{shard.count}.json"
+
+
+def _share(receivers: list[tuple[str, int]], shard: Shard | None) -> list[tuple[str, int]]:
+    if shard is None:
+        return receivers
+    share = shard.select(receivers)
+    if not share:
+        raise LoaError(
+            f"--shard {shard}: share {shard.index} of {shard.count} is empty: the fleet has "
+            f"only {len(receivers)} receivers; use N <= {len(receivers)}"
+        )
+    return share
+
+
+def _positions(shard: Shard) -> str:
+    """`2, 6, 10, ...` for shard 2/4 (positions counted from 1)."""
+    return ", ".join(str(shard.index + n * shard.count) for n in range(3)) + ", ..."
 
 
 async def _receivers(config: Config, args: argparse.Namespace) -> list[tuple[str, int]]:
