@@ -67,8 +67,9 @@ done
 
 cat <<MSG
 
-Loa is running: the controller, its embedded Mosquitto, and 30 simulated receivers with
-clocks off by up to 2 s. In 20 s the morning bulletin is sent to the whole commune;
+Loa is running: the controller, its embedded Mosquitto, and 30 simulated receivers on
+poor 4G (150 ms +- 100 ms, 2% of audio chunks lost) with clocks off by up to 2 s.
+In 20 s the morning bulletin is sent to the whole commune;
 the demo programme airs at $first and $second (Vietnam time, UTC+7).
 In another terminal:
     $LOA devices list            # receivers, villages, live states
@@ -90,5 +91,7 @@ MSG
 
 # In the foreground, so it reads the faults typed here. Heartbeats every 10 s, so a
 # half-open link turns `silent` within half a minute.
+# Light faults: every link is a mountain 4G link (150 ms +- 100 ms, 2% of audio chunks
+# lost, repaired), clocks off by up to 2 s; type harder ones (kill, half-open) yourself.
 $LOA sim --registry "$REGISTRY" --config "$CONFIG" --heartbeat 10 --keepalive 30 \
-    --clock-skew 2
+    --clock-skew 2 --latency 150:100 --chunk-loss 0.02

@@ -72,6 +72,18 @@ class LinkShape:
         if not 0.0 <= self.chunk_loss <= 1.0:
             raise ValueError(f"LinkShape.chunk_loss must be from 0 to 1, not {self.chunk_loss!r}")
 
+    def describe(self) -> str:
+        """For people: `300 ms +- 200 ms latency, 64 kbit/s, 2% of chunks lost`."""
+        parts = []
+        if self.latency_ms or self.jitter_ms:
+            jitter = f" +- {self.jitter_ms:g} ms" if self.jitter_ms else ""
+            parts.append(f"{self.latency_ms:g} ms{jitter} latency")
+        if self.kbit_s is not None:
+            parts.append(f"{self.kbit_s:g} kbit/s")
+        if self.chunk_loss:
+            parts.append(f"{self.chunk_loss:.0%} of chunks lost")
+        return ", ".join(parts) or "perfect"
+
     @property
     def idle(self) -> bool:
         """Whether it changes nothing (a perfect link)."""

@@ -20,6 +20,8 @@ flash (content cache of at most `--cache-mb`, command ids, occurrences) under
 `<data_dir>/sim-receivers/<id>/`, so it survives a restart of `loa sim` like the
 epochs do. `--clock-skew S` sets each receiver's clock off by up to S seconds
 either way (drawn from the seed); they correct it by the protocol's time sync.
+`--latency MS[:JITTER]` and `--chunk-loss RATE` give every receiver a poor 4G link
+(in-order latency, audio chunks lost; they ask for repairs).
 `--wav-dir DIR` writes what each receiver plays to `DIR/<receiver>-<occurrence>.wav`.
 
 One process holds up to about 10,000 receivers (one core; at most 20,000 open
@@ -56,6 +58,7 @@ from loa.errors import LoaError
 if TYPE_CHECKING:
     from devices.protocol.signing import VerifyKey
     from simulators.fleet import Fleet, Shard
+    from simulators.link import LinkShape
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,18 @@ def add_parser(
         "--wav-dir", type=Path, metavar="DIR", help="write what each receiver plays as WAVs"
     )
     parser.add_argument(
+        "--latency",
+        type=_latency,
+        metavar="MS[:JITTER]",
+        help="every receiver's 4G link adds MS ms (+- JITTER ms), in order, as TCP does",
+    )
+    parser.add_argument(
+        "--chunk-loss",
+        type=float,
+        metavar="RATE",
+        help="every receiver loses this share of audio chunks (0 to 1); it asks for repairs",
+    )
+    parser.add_argument(
         "--cache-mb",
         type=int,
         default=256,
@@ -180,6 +195,7 @@ async def simulate(config: Config, args: argparse.Namespace) -> None:
         raise LoaError(f"--clock-skew must be >= 0 s, not {args.clock_skew}")
     if not args.ramp > 0:
         raise LoaError(f"--ramp must be more than 0 receivers a second, not {args.ramp}")
+    shape = _shape(args)
     public_key = public_key_for(config.data_dir, args.public_key)
     receivers = await _receivers(config, args)
     share = _share(receivers, args.shard)
@@ -204,6 +220,10 @@ async def simulate(config: Config, args: argparse.Namespace) -> None:
     # The simulated flash: epochs keep growing across runs of `loa sim`, as on real boxes.
     epochs = EpochStore(config.data_dir / epoch_file_name(args.shard))
     fleet = Fleet(specs, settings, seed=args.seed, ramp_per_s=args.ramp, epochs=epochs)
+    if shape is not None:
+        for receiver in fleet:
+            receiver.set_link(shape)
+        emit_text(f"every link: {shape.describe()}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -226,6 +246,32 @@ async def simulate(config: Config, args: argparse.Namespace) -> None:
         f"stopped: {status.total} receivers, {status.births} births, "
         f"{status.heartbeats} heartbeats, {status.reconnects} reconnects",
     )
+
+
+def _latency(text: str) -> tuple[float, float]:
+    """`--latency 300` or `300:200` (ms, jitter ms)."""
+    latency, _, jitter = text.partition(":")
+    try:
+        values = (float(latency), float(jitter or 0))
+    except ValueError:
+        problem = f"{text!r} is not MS or MS:JITTER (e.g. 300:200)"
+        raise argparse.ArgumentTypeError(problem) from None
+    if min(values) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: milliseconds are 0 or more")
+    return values
+
+
+def _shape(args: argparse.Namespace) -> LinkShape | None:
+    """The link every receiver gets from `--latency` and `--chunk-loss`, or None."""
+    from simulators.link import LinkShape
+
+    if args.latency is None and args.chunk_loss is None:
+        return None
+    latency, jitter = args.latency or (0.0, 0.0)
+    try:
+        return LinkShape(latency_ms=latency, jitter_ms=jitter, chunk_loss=args.chunk_loss or 0.0)
+    except ValueError as exc:
+        raise LoaError(f"--chunk-loss {args.chunk_loss}: {exc}") from None
 
 
 def shard_option(text: str) -> Shard:

@@ -137,3 +137,17 @@ def test_report_goes_with_scenario(tmp_path: Path) -> None:
         "sim", "--config", str(config), "--registry", str(registry), "--report", "r.json"
     )
     assert one_error_line(result.stderr) == "loa: error: --report goes with --scenario"
+
+
+def test_a_bad_link_shape_is_refused_naming_the_flag(tmp_path: Path) -> None:
+    registry, _ = registry_file(tmp_path, 3)
+    config = write_config(tmp_path, broker={"port": free_port()})
+    base = ("sim", "--config", str(config), "--registry", str(registry))
+    latency = run_loa(*base, "--latency", "fast")
+    assert latency.returncode == 2
+    assert "argument --latency: 'fast' is not MS or MS:JITTER (e.g. 300:200)" in latency.stderr
+    loss = run_loa(*base, "--chunk-loss", "2")
+    assert one_error_line(loss.stderr) == (
+        "loa: error: --chunk-loss 2.0: LinkShape.chunk_loss must be from 0 to 1, not 2.0"
+    )
+    assert "simulating" not in loss.stdout
