@@ -198,6 +198,13 @@ class _Reader:
         controller = "in-process"
         if "controller" in keys:
             controller = self.choice(keys["controller"], "controller", CONTROLLERS) or controller
+        if controller == "external":
+            self.error(
+                _line(keys["controller"]),
+                "controller: external is not run yet: a scenario brings its own broker and "
+                "controller (in-process); to put faults on a fleet of your own `loa serve`, "
+                "run `loa sim --registry FILE` and type them",
+            )
         bulletins = [self.bulletin(n) for n in self.items(keys, "bulletins")]
         if bulletins and controller == "external":
             self.error(

@@ -289,8 +289,17 @@ BAD_CASES: dict[str, tuple[str, ...]] = {
         "faults:\n  - {at_s: 0, kind: power_loss, receivers: 1, cache: lose}\n",
         "7: power_loss: cache: 'lose' is not valid; did you mean 'lost'?",
     ),
+    "an external controller, not run yet": (
+        "controller: external\n",
+        "6: controller: external is not run yet: a scenario brings its own broker and "
+        "controller (in-process); to put faults on a fleet of your own `loa serve`, run "
+        "`loa sim --registry FILE` and type them",
+    ),
     "bulletins with an external controller": (
         "controller: external\nbulletins:\n  - {at_s: 1, text: hi}\n",
+        "6: controller: external is not run yet: a scenario brings its own broker and "
+        "controller (in-process); to put faults on a fleet of your own `loa serve`, run "
+        "`loa sim --registry FILE` and type them",
         "8: bulletins need `controller: in-process`: with an external controller, send them "
         "with `loa bulletin send` yourself",
     ),
