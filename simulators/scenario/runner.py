@@ -26,8 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from controller.delivery.plan import parse_targets, resolve
 from controller.delivery.requests import Audio, SendRequest, send_bulletin
 from controller.delivery.status import occurrence_report
+from devices.registry import GroupTree
 from loa.clock import SystemClock
 from simulators.scenario.actions import Actuator
 from simulators.scenario.expect import Outcome, SentBulletin, judge
@@ -160,9 +162,12 @@ async def _send(world: World, bulletin: Bulletin) -> SentBulletin:
         created_by="loa sim --scenario",
     )
     sent = await send_bulletin(world.store, world.library, world.config, request, SystemClock())
-    world.controller.delivery.wake() if world.controller.delivery is not None else None
-    report = await occurrence_report(world.store, sent.occurrence.id)
-    targeted = frozenset(d.receiver for d in report.deliveries) or frozenset(world.receivers)
+    if world.controller.delivery is not None:
+        world.controller.delivery.wake()
+    registry = list(world.receivers.values())
+    tree = GroupTree(world.groups)
+    named = resolve(parse_targets(bulletin.to, tree, world.receivers), registry, tree)
+    targeted = frozenset(r.id for r in named)
     return SentBulletin(
         sent.occurrence.id,
         sent.bulletin.title,

@@ -58,8 +58,9 @@ class World:
     controller: Controller
     broker: EmbeddedBroker
     fleet: Fleet
-    #: the registry's receivers, by id (for their villages and languages)
+    #: the registry's receivers, by id (for their villages and languages), and its groups
     receivers: dict[str, Receiver]
+    groups: tuple[Group, ...] = ()
 
     async def stop_broker(self) -> None:
         await self.broker.stop()
@@ -177,6 +178,7 @@ async def world_running(
                     broker,
                     fleet,
                     {r.id: r for r in receivers},
+                    tuple(groups),
                 )
                 try:
                     yield world
