@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,11 @@ from paho.mqtt.client import MQTTMessage
 
 from devices.protocol import Topics, decode_heartbeat
 from devices.protocol.commands import Play
-from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
+from simulators.config import ReceiverSpec, SimSettings
 from simulators.delivery.clock import SimClock
 from simulators.link import LinkShape
 from simulators.receiver import SimReceiver
-from tests.simulators.delivery.on_broker import BrokerController
+from tests.simulators.delivery.on_broker import BrokerController, broker_settings
 from tests.simulators.delivery.support import Content, FakeClock
 from tests.support.mosquitto import PrivateMosquitto
 from tests.support.paho_client import PahoClient
@@ -97,30 +97,10 @@ def test_codec_reject_plays_no_codec_and_its_clearing_plays_any() -> None:
 
 
 @pytest.fixture
-def controller(mosquitto: PrivateMosquitto, topic_prefix: str) -> Iterator[BrokerController]:
-    with BrokerController(mosquitto.host, mosquitto.port, Topics(topic_prefix)) as ctl:
-        ctl.start()
-        yield ctl
-
-
-@pytest.fixture
 def settings(
     mosquitto: PrivateMosquitto, topic_prefix: str, controller: BrokerController, tmp_path: Path
 ) -> SimSettings:
-    return SimSettings(
-        broker=BrokerAddress(mosquitto.host, mosquitto.port),
-        topic_prefix=topic_prefix,
-        keepalive=10,
-        reboot_delay=0.2,
-        backoff_initial=0.1,
-        backoff_max=0.5,
-        connect_timeout=2,
-        ack_timeout=5,
-        public_key=controller.signer.key.public,
-        data_root=tmp_path / "flash",
-        clock_drift_ppm=0,
-        repair_wait_s=0.5,
-    )
+    return broker_settings(mosquitto, topic_prefix, controller, tmp_path / "flash", ack_timeout=5)
 
 
 @pytest.fixture

@@ -9,9 +9,11 @@ receipt, decoded with the protocol package, for the test to wait on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from paho.mqtt.client import Client, MQTTMessage
@@ -26,7 +28,9 @@ from devices.protocol.receipts import (
 )
 from devices.protocol.receiver import ReceiverBirth, decode_status
 from devices.protocol.topics import Topics
+from simulators.config import BrokerAddress, SimSettings
 from tests.simulators.delivery.support import Content, Controller
+from tests.support.mosquitto import PrivateMosquitto
 from tests.support.paho_client import PahoClient
 
 
@@ -148,3 +152,29 @@ class BrokerController(PahoClient):
             if (content.id, index) not in self.withheld:
                 chunk_topic = self.topics.receiver_chunk(receiver, content.id, index)
                 self.client.publish(chunk_topic, content.chunk(index), qos=1)
+
+
+def broker_settings(
+    mosquitto: PrivateMosquitto,
+    topic_prefix: str,
+    controller: BrokerController,
+    flash: Path,
+    **changes: Any,
+) -> SimSettings:
+    """Receivers' settings for tests on a private broker: fast reconnects and repairs, the
+    controller's key, no clock drift; `changes` override fields."""
+    settings = SimSettings(
+        broker=BrokerAddress(mosquitto.host, mosquitto.port),
+        topic_prefix=topic_prefix,
+        keepalive=10,
+        reboot_delay=0.2,
+        backoff_initial=0.1,
+        backoff_max=0.5,
+        connect_timeout=2,
+        ack_timeout=2,
+        public_key=controller.signer.key.public,
+        data_root=flash,
+        clock_drift_ppm=0,
+        repair_wait_s=0.5,
+    )
+    return dataclasses.replace(settings, **changes)

@@ -11,17 +11,16 @@ import array
 import asyncio
 import dataclasses
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from devices.protocol.signing import SigningKey
-from devices.protocol.topics import Topics
-from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
+from simulators.config import ReceiverSpec, SimSettings
 from simulators.receiver import SimReceiver
-from tests.simulators.delivery.on_broker import BrokerController
+from tests.simulators.delivery.on_broker import BrokerController, broker_settings
 from tests.simulators.delivery.support import Content
 from tests.support.mosquitto import PrivateMosquitto
 from tests.support.watching import eventually
@@ -33,30 +32,10 @@ Make = Callable[..., Awaitable[SimReceiver]]
 
 
 @pytest.fixture
-def controller(mosquitto: PrivateMosquitto, topic_prefix: str) -> Iterator[BrokerController]:
-    with BrokerController(mosquitto.host, mosquitto.port, Topics(topic_prefix)) as ctl:
-        ctl.start()
-        yield ctl
-
-
-@pytest.fixture
 def settings(
     mosquitto: PrivateMosquitto, topic_prefix: str, controller: BrokerController, tmp_path: Path
 ) -> SimSettings:
-    return SimSettings(
-        broker=BrokerAddress(mosquitto.host, mosquitto.port),
-        topic_prefix=topic_prefix,
-        keepalive=10,
-        reboot_delay=0.2,
-        backoff_initial=0.1,
-        backoff_max=0.5,
-        connect_timeout=2,
-        ack_timeout=2,
-        public_key=controller.signer.key.public,
-        data_root=tmp_path / "flash",
-        clock_drift_ppm=0,
-        repair_wait_s=0.5,
-    )
+    return broker_settings(mosquitto, topic_prefix, controller, tmp_path / "flash")
 
 
 @pytest.fixture
