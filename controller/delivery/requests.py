@@ -40,6 +40,7 @@ from controller.delivery.plan import (
     parse_targets,
     resolve,
 )
+from controller.scheduler.quiet_rules import CommuneQuiet
 from controller.store import Store
 from controller.store.bulletins import (
     BulletinRow,
@@ -54,7 +55,6 @@ from devices.protocol.priority import PRIORITIES, Priority
 from devices.registry import GroupTree, Receiver
 from loa.clock import Clock
 from loa.errors import LoaError
-from schedules.quiet import parse_quiet_hours
 
 START_DELAY = timedelta(seconds=15)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -214,19 +214,9 @@ def _check_quiet_hours(
 ) -> None:
     """`RequestError` if a bulletin that is not an emergency would start in the quiet
     hours of a commune it reaches (`schedules.quiet_hours`, per commune too)."""
-    rules = config.schedules
-    zone = ZoneInfo(config.time_zone)
-    local = start.astimezone(zone)
-    seen: set[str] = set()
-    for receiver in targeted:
-        commune = tree.commune_of(receiver)
-        key = commune.id if commune is not None else ""
-        if key in seen:
-            continue
-        seen.add(key)
-        hours = parse_quiet_hours(rules.quiet_hours_by_commune.get(key, rules.quiet_hours))
-        if hours is not None and hours.contains(local.time()):
-            where = f"{commune.name} ({commune.id})" if commune is not None else "the commune"
+    local = start.astimezone(ZoneInfo(config.time_zone))
+    for where, hours in CommuneQuiet(config.schedules).reached(targeted, tree):
+        if hours.contains(local.time()):
             raise RequestError(
                 f"{local:%H:%M} is in the quiet hours of {where} ({hours}): only emergencies "
                 "may sound then; send it --at a later time, or with --priority emergency"

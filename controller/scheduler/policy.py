@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from audio.errors import AudioError
 from controller.config.model import Config
 from controller.delivery.plan import TargetError, parse_targets, resolve
+from controller.scheduler.quiet_rules import CommuneQuiet
 from controller.store.registry_rows import load_groups, load_receivers
 from controller.store.schema import (
     audio_contents,
@@ -48,7 +49,7 @@ from devices.registry import GroupTree, Receiver
 from loa.errors import LoaError
 from schedules.clashes import Clash, Slot, find_clashes, slots_for, summarise
 from schedules.model import Schedule
-from schedules.quiet import QuietHours, parse_quiet_hours
+from schedules.quiet import QuietHours
 from schedules.when import between
 
 __all__ = [
@@ -165,16 +166,12 @@ class Policy:
         self._can_speak = can_speak
         self.zone = ZoneInfo(config.time_zone)
         self.force = force
-        self._quiet_default = parse_quiet_hours(rules.quiet_hours)
-        self._quiet_by_commune = {
-            commune: parse_quiet_hours(hours)
-            for commune, hours in rules.quiet_hours_by_commune.items()
-        }
+        self._quiet = CommuneQuiet(rules)
         self._approval = frozenset(rules.approval)
         self._wpm = config.audio.tts.speed_wpm
 
     def quiet_hours(self, commune_id: str) -> QuietHours | None:
-        return self._quiet_by_commune.get(commune_id, self._quiet_default)
+        return self._quiet.hours(commune_id)
 
     def needs_approval(self, schedule: Schedule, commune_ids: Iterable[str]) -> bool:
         if schedule.priority == "emergency" or not self._approval:

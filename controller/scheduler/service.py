@@ -42,6 +42,7 @@ from sqlalchemy import func, select
 from controller.config.model import SchedulesConfig
 from controller.delivery.plan import TargetError, parse_targets, resolve
 from controller.scheduler.decide import FireRules, decide
+from controller.scheduler.quiet_rules import CommuneQuiet
 from controller.store import Store, record_event
 from controller.store.fires import (
     FireRow,
@@ -66,7 +67,6 @@ from controller.store.shield import complete
 from devices.registry import GroupTree, Receiver
 from loa.clock import Clock
 from schedules.model import Schedule
-from schedules.quiet import QuietHours, parse_quiet_hours
 from schedules.trigger import AirTimeTrigger
 
 log = logging.getLogger(__name__)
@@ -137,11 +137,7 @@ class SchedulerService:
             late_start=timedelta(seconds=config.late_start_s),
             zone=self._zone,
         )
-        self._quiet_default = parse_quiet_hours(config.quiet_hours)
-        self._quiet_by_commune = {
-            commune: parse_quiet_hours(hours)
-            for commune, hours in config.quiet_hours_by_commune.items()
-        }
+        self._quiet = CommuneQuiet(config)
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: Any = None
         self._lock = asyncio.Lock()
@@ -378,7 +374,7 @@ class SchedulerService:
             try:
                 targets = parse_targets(schedule.targets, self._tree, self._receivers)
                 named = resolve(targets, list(self._receivers.values()), self._tree)
-                quiet = self._quiet_for(named)
+                quiet = self._quiet.reached(named, self._tree)
                 fires = [decide(schedule, air, now, self._rules, quiet) for air in air_times]
                 async with session.begin_nested():
                     new = await record_fires(
@@ -432,17 +428,3 @@ class SchedulerService:
             },
             now,
         )
-
-    def _quiet_for(self, receivers: Sequence[Receiver]) -> list[tuple[str, QuietHours]]:
-        """(commune label, quiet hours) of every commune these receivers stand in."""
-        found: dict[str, tuple[str, QuietHours]] = {}
-        for receiver in receivers:
-            commune = self._tree.commune_of(receiver)
-            key = commune.id if commune is not None else ""
-            if key in found:
-                continue
-            hours = self._quiet_by_commune.get(key, self._quiet_default)
-            if hours is not None:
-                label = f"{commune.name} ({commune.id})" if commune is not None else "the commune"
-                found[key] = (label, hours)
-        return list(found.values())
