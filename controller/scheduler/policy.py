@@ -264,8 +264,6 @@ class Policy:
         longest = max([_SECONDS_MIN, *seconds])
         return timedelta(seconds=longest * schedule.repeat)
 
-    _length = length  # the name used before `length` was public
-
     def speaking_s(self, text: str) -> float:
         """About how long `text` takes to read aloud at the configured speed."""
         return max(_SECONDS_MIN, math.ceil(len(text.split()) * 60 / self._wpm))
@@ -301,9 +299,6 @@ async def content_durations(session: AsyncSession) -> dict[str, float]:
     """Seconds of every stored audio content, by content id (for `Policy.length`)."""
     rows = await session.execute(select(audio_contents.c.id, audio_contents.c.duration_s))
     return {row.id: float(row.duration_s) for row in rows.all()}
-
-
-_durations = content_durations  # the name used before it was public
 
 
 async def one_off_slots(
@@ -373,6 +368,3 @@ async def one_off_slots(
                 )
             )
     return slots
-
-
-_one_offs = one_off_slots  # the name used before it was public

@@ -33,7 +33,6 @@ from devices.registry import GroupTree
 from loa.clock import SystemClock
 from simulators.scenario.actions import Actuator
 from simulators.scenario.expect import Outcome, SentBulletin, judge
-from simulators.scenario.file import check_receivers
 from simulators.scenario.model import Bulletin, Scenario
 from simulators.scenario.observe import OnlineLog
 from simulators.scenario.plan import Action, plan
@@ -81,8 +80,9 @@ async def run_scenario(scenario: Scenario, *, seed: int, folder: Path) -> RunRep
         )
     groups, receivers = fleet_registry(scenario, seed)
     ids = sorted(r.id for r in receivers)
-    check_receivers(scenario, ids)  # FILE:LINE errors before anything starts
-    actions = plan(scenario, ids, seed)
+    actions = plan(
+        scenario, ids, seed
+    )  # FILE:LINE errors (unknown receivers) before anything starts
     report = RunReport(
         scenario.name,
         scenario.source,
