@@ -4,8 +4,9 @@ Pure: the scheduler hands in the schedule, the air time, the time now and the ru
 gets the `FireRow` to store.
 
 - An air time in the quiet hours of a commune it targets is `missed` ("quiet hours"),
-  unless the schedule is an emergency. Quiet hours bound when sound may *start*: a
-  bulletin starting 21:58 may run past 22:00.
+  unless the schedule is an emergency; so is a late start (below) that would fall in
+  them. Quiet hours bound when sound may *start*: a bulletin starting 21:58 may run past
+  22:00.
 - An air time still ahead (the usual case: the fire comes `lead_s` before it) is
   scheduled for that air time, to be delivered from now on.
 - An air time already passed (the controller was down, or the schedule was applied or
@@ -68,21 +69,17 @@ def decide(
     planned = planned.astimezone(UTC)
     expires_at = planned + timedelta(seconds=schedule.expires_after_s)
     at = _local(planned, rules.zone)
-    if schedule.priority != "emergency":
-        local = planned.astimezone(rules.zone).time()
-        for commune, hours in quiet:
-            if hours.contains(local):
-                return _missed(
-                    planned,
-                    expires_at,
-                    f"quiet hours: {at} falls in the quiet hours of {commune} ({hours}); "
-                    "only emergencies may sound then",
-                )
+    refused = _quiet(schedule, planned, rules, quiet)
+    if refused is not None:
+        return _missed(planned, expires_at, refused)
     late = now - planned
     if late <= timedelta(0):
         return FireRow(planned, "scheduled", planned, now, expires_at)
     start = now + rules.late_start
     if late <= rules.grace and start < expires_at:
+        refused = _quiet(schedule, start, rules, quiet)  # a late start may fall in them
+        if refused is not None:
+            return _missed(planned, expires_at, f"{refused} (planned for {at}, late)")
         return FireRow(
             planned,
             "scheduled",
@@ -104,6 +101,25 @@ def decide(
         f"missed: planned for {at}, the controller fired it only {_minutes(late)} later "
         f"(it was not running, or the schedule was not active yet); {why}",
     )
+
+
+def _quiet(
+    schedule: Schedule,
+    start: datetime,
+    rules: FireRules,
+    quiet: Sequence[tuple[str, QuietHours]],
+) -> str | None:
+    """Why sound may not start at `start` (quiet hours of a commune reached), or None."""
+    if schedule.priority == "emergency":
+        return None
+    local = start.astimezone(rules.zone)
+    for commune, hours in quiet:
+        if hours.contains(local.time()):
+            return (
+                f"quiet hours: {local:%Y-%m-%d %H:%M} falls in the quiet hours of {commune} "
+                f"({hours}); only emergencies may sound then"
+            )
+    return None
 
 
 def _missed(planned: datetime, expires_at: datetime, reason: str) -> FireRow:
