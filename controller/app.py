@@ -2,8 +2,10 @@
 
 One `asyncio.TaskGroup` owns the long-lived tasks, each named: the MQTT link,
 the receivers' health (ticks and writes) and, in embedded mode, the Mosquitto
-supervisor, the delivery engine and the scheduler (stored schedules fire
-occurrences, which wake the delivery engine). The HTTP server comes later.
+supervisor, the delivery engine, the scheduler (stored schedules fire
+occurrences, which wake the delivery engine) and the live view (alerts that time
+brings, the link's state), which tells the dashboard what changes through `hub`.
+The HTTP server (`controller.http`) runs a `Controller` in its lifespan.
 
 Start-up: open and migrate the store, start the embedded broker (if any), and
 wait for the first broker connection up to `broker.startup_timeout` (a
@@ -30,6 +32,8 @@ from controller.config.model import Config
 from controller.delivery.service import DeliveryService
 from controller.ingest import ReceiverIngest
 from controller.keys import controller_key
+from controller.live import LiveHub
+from controller.live.sources import LiveSources, alert_policy
 from controller.mqtt.hooks import HookChain
 from controller.mqtt.link import MqttLink
 from controller.presence import PresenceService
@@ -48,14 +52,21 @@ SHUTDOWN_SECONDS = 3.0
 _GOODBYE_SECONDS = 0.7  # then the link's clean disconnect, at most DISCONNECT_SECONDS
 _BROKER_STOP_SECONDS = 1.0
 _CANCEL_SECONDS = 1.0
+#: How often the live view looks for alerts that time alone brings, seconds.
+_LIVE_TICK_SECONDS = 5.0
+#: How often it looks at the broker link, seconds.
+_LINK_POLL_SECONDS = 0.5
 
 
 class Controller:
     """A running controller; `serve()` is the usual way in."""
 
-    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, hub: LiveHub | None = None
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
+        self.hub = hub or LiveHub()
         self.topics = Topics(config.topic_prefix)
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
@@ -64,6 +75,8 @@ class Controller:
         self.ingest: ReceiverIngest | None = None
         self.delivery: DeliveryService | None = None
         self.scheduler: SchedulerService | None = None
+        self.link: MqttLink | None = None
+        self.store: Store | None = None
 
     def stop(self) -> None:
         self.stopping.set()
@@ -72,6 +85,7 @@ class Controller:
         config = self.config
         log.info("Loa %s starting; store %s", __version__, mask_url(config.store.url))
         store = await Store.open(config.store.url)
+        self.store = store
         controller_id = config.broker.client_id
         try:
             await store.upgrade()  # logs what it changed
@@ -84,6 +98,7 @@ class Controller:
                 await record_event(store, controller_id, "stop", None, self.clock.now())
             await store.close()
             log.info("Loa stopped")
+            self.hub.close()
             self.finished.set()
 
     async def _run_with_store(self, store: Store, controller_id: str) -> None:
@@ -115,6 +130,10 @@ class Controller:
         )
         self.scheduler = scheduler
         link = MqttLink(config.broker, HookChain(presence, [ingest, delivery]))
+        self.link = link
+        live = LiveSources(self.hub, alert_policy(config.health), self.clock)
+        ingest.on_change(live.receiver_changed)
+        delivery.on_change(live.delivery_moved, live.occurrence_finished)
         broker: EmbeddedBroker | None = None
         if config.broker.mode == "embedded":
             broker = EmbeddedBroker(config.broker, config.data_dir, on_restart=link.wake)
@@ -127,6 +146,7 @@ class Controller:
                 health_task = tasks.create_task(ingest.run(), name="receiver-health")
                 delivery_task = tasks.create_task(delivery.run(), name="delivery")
                 scheduler_task = tasks.create_task(scheduler.run(), name="scheduler")
+                live_task = tasks.create_task(_live(live, ingest, link), name="live-view")
                 supervisor = None
                 if broker is not None:
                     supervisor = tasks.create_task(broker.supervise(), name="embedded-broker")
@@ -139,7 +159,14 @@ class Controller:
                 except BrokerUnreachable as exc:
                     unreachable = exc  # raised below, not wrapped in the TaskGroup's group
                 await cancel_all(
-                    [link_task, health_task, delivery_task, scheduler_task, supervisor],
+                    [
+                        link_task,
+                        health_task,
+                        delivery_task,
+                        scheduler_task,
+                        live_task,
+                        supervisor,
+                    ],
                     _CANCEL_SECONDS,
                 )
         finally:
@@ -171,6 +198,21 @@ class Controller:
             f"{link.last_error or 'no answer'}; start the broker, fix the address, or use "
             "broker.mode: embedded"
         )
+
+
+async def _live(live: LiveSources, ingest: ReceiverIngest, link: MqttLink) -> None:
+    """Alerts that time brings, and the broker link going up or down, for the live view."""
+    connected: bool | None = None
+    last_tick = -_LIVE_TICK_SECONDS
+    loop = asyncio.get_running_loop()
+    while True:
+        if link.connected.is_set() != connected:
+            connected = link.connected.is_set()
+            live.link_changed(connected, None if connected else link.last_error)
+        if loop.time() - last_tick >= _LIVE_TICK_SECONDS:
+            last_tick = loop.time()
+            live.tick(ingest.receivers())
+        await asyncio.sleep(_LINK_POLL_SECONDS)
 
 
 def _speaker(library: AudioLibrary) -> Speak:

@@ -6,6 +6,7 @@ translated at the adapter that calls the library (`raise ... from exc`).
 
     LoaError
     ├── ConfigError          a config file, key or environment variable is wrong
+    ├── HttpBindError        the dashboard's address cannot be listened on (port in use)
     ├── StoreError           the database cannot be opened, migrated or written
     ├── BrokerError          the MQTT broker cannot be started or reached
     │   ├── BrokerNotInstalled    the mosquitto binary is missing
@@ -60,6 +61,10 @@ class ConfigError(LoaError):
         if key:
             where = f"{where}: {key}"
         super().__init__(f"{where}: {problem}")
+
+
+class HttpBindError(LoaError):
+    """The HTTP server (dashboard and API) cannot listen on its address."""
 
 
 class StoreError(LoaError):

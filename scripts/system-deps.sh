@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Make sure the system programs Loa needs are here: mosquitto (the embedded broker and the
-# tests' private brokers), ffmpeg (audio) and espeak-ng (text-to-speech).
+# tests' private brokers), ffmpeg (audio), espeak-ng (text-to-speech) and Chromium (the
+# dashboard's browser tests, driven by Playwright with Debian's browser).
 # As root on Debian/Ubuntu, missing ones are installed with apt-get; otherwise the exact
 # command is printed and the script fails.
 set -euo pipefail
 
 declare -A package_of=([mosquitto]=mosquitto [mosquitto_pub]=mosquitto-clients
-                       [ffmpeg]=ffmpeg [espeak-ng]=espeak-ng)
+                       [ffmpeg]=ffmpeg [espeak-ng]=espeak-ng [chromium]=chromium)
 missing=()
-for program in mosquitto mosquitto_pub ffmpeg espeak-ng; do
+for program in mosquitto mosquitto_pub ffmpeg espeak-ng chromium; do
     if ! command -v "$program" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$program" ]; then
         missing+=("${package_of[$program]}")
     fi

@@ -9,8 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from controller.cli.output import emit_json, emit_text
-from controller.config import Config, HealthConfig, load_config
-from devices.alerts import Alert, AlertPolicy, HealthSnapshot, alerts
+from controller.config import Config, load_config
+from controller.live.sources import alert_policy
+from devices.alerts import Alert, HealthSnapshot, alerts
 from loa.clock import utc_iso
 
 
@@ -23,18 +24,6 @@ def add_parser(
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=run)
-
-
-def alert_policy(config: HealthConfig) -> AlertPolicy:
-    return AlertPolicy(
-        offline_after_s=config.offline_alert_after,
-        silent_after_s=config.silent_alert_after,
-        weak_rsrp_dbm=config.weak_rsrp_dbm,
-        weak_rssi_dbm=config.weak_rssi_dbm,
-        low_battery_v=config.low_battery_v,
-        clock_offset_ms=config.clock_offset_alert_ms,
-        storage_low_mb=config.storage_low_mb,
-    )
 
 
 def run(args: argparse.Namespace) -> int:

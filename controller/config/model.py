@@ -126,10 +126,23 @@ class StoreConfig:
     url: str = setting("", env="LOA_STORE_URL", secret=True)
 
 
+def http_port_check(value: int) -> str | None:
+    return None if 0 <= value <= 65535 else "a TCP port from 1 to 65535, or 0 for any free port"
+
+
+DashboardLanguage = Literal["vi", "en"]
+
+
 @dataclass(frozen=True)
 class HttpConfig:
+    """The HTTP API and the dashboard, served by `loa serve`."""
+
     host: str = setting("127.0.0.1", env="LOA_HTTP_HOST")
-    port: int = setting(8080, env="LOA_HTTP_PORT", check=port_check)
+    port: int = setting(8080, env="LOA_HTTP_PORT", check=http_port_check)
+    #: The dashboard's language until a person picks the other one.
+    language: DashboardLanguage = setting("vi")
+    #: The largest audio upload accepted, in MB.
+    max_upload_mb: int = setting(200, check=positive)
 
 
 @dataclass(frozen=True)

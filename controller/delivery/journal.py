@@ -23,6 +23,7 @@ from controller.store.deliveries import (
     save_deliveries,
 )
 from controller.store.shield import complete
+from devices.delivery import Delivery
 from loa.clock import Clock
 
 #: Deliveries and events written in one transaction once this many have gathered...
@@ -41,6 +42,9 @@ class Journal:
         self._finished: list[tuple[str, str]] = []
         self._last_flush = -1e9
         self._timer: asyncio.Task[None] | None = None
+        #: Told of every delivery moved and every occurrence finished (the live view).
+        self.on_moved: list[Callable[[Delivery], None]] = []
+        self.on_finished: list[Callable[[str, str], None]] = []
 
     def moved(self, update: DeliveryUpdate, event: DeliveryEvent | None = None) -> None:
         """A delivery's new state (replacing any not yet written), with its event."""
@@ -48,6 +52,8 @@ class Journal:
         self._updates[(delivery.occurrence, delivery.receiver)] = update
         if event is not None:
             self._events.append(event)
+        for listener in self.on_moved:
+            listener(delivery)
 
     def event(self, event: DeliveryEvent) -> None:
         """An event that moved nothing (a duplicate, an anomaly, ...)."""
@@ -56,6 +62,8 @@ class Journal:
     def finished(self, occurrence_id: str, state: str) -> None:
         """Every delivery of the occurrence has ended; a `dispatched` one becomes `done`."""
         self._finished.append((occurrence_id, state))
+        for listener in self.on_finished:
+            listener(occurrence_id, "done" if state == "dispatched" else state)
 
     @property
     def waiting(self) -> int:

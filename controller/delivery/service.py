@@ -155,6 +155,16 @@ class DeliveryService:
     def _wake_up(self) -> None:
         self._wake.set()
 
+    def on_change(
+        self,
+        moved: Callable[[Delivery], None],
+        finished: Callable[[str, str], None],
+    ) -> None:
+        """Tell `moved` of every delivery that moves and `finished` of every occurrence
+        whose deliveries have all ended (id, final state): the dashboard's live view."""
+        self._journal.on_moved.append(moved)
+        self._journal.on_finished.append(finished)
+
     def wake(self) -> None:
         """Look for due and cancelled occurrences now rather than at the next poll."""
         self._poll_now = True

@@ -95,6 +95,7 @@ class ReceiverIngest:
         self._warn = RateLimitedLog(log)
         self.counters = IngestCounters()
         self._birth_listeners: list[Callable[[ReceiverBirth], None]] = []
+        self._change_listeners: list[Callable[[ReceiverHealth], None]] = []
         #: Live births of receivers not (yet) registered, applied if they are registered.
         self._waiting_births: dict[str, ReceiverBirth] = {}
 
@@ -109,6 +110,15 @@ class ReceiverIngest:
         Delivery uses it to send what a receiver missed while it was away.
         """
         self._birth_listeners.append(listener)
+
+    def on_change(self, listener: Callable[[ReceiverHealth], None]) -> None:
+        """Call `listener` with a receiver's health whenever its state changes or it sends
+        telemetry (the dashboard's live view). Listeners must not block."""
+        self._change_listeners.append(listener)
+
+    def receivers(self) -> list[ReceiverHealth]:
+        """The live health of every registered receiver."""
+        return list(self._machines.values())
 
     def health(self, receiver_id: str) -> ReceiverHealth | None:
         """The live health of a registered receiver."""
@@ -188,6 +198,7 @@ class ReceiverIngest:
         if isinstance(decoded, Heartbeat):
             self._record(machine, machine.heartbeat(decoded, now))
             self._telemetry.add(receiver_id)
+            self._changed_live(machine)
         elif isinstance(decoded, ReceiverBirth):
             self._record(machine, machine.birth(decoded, now, retained=retained))
             self._changed.add(receiver_id)  # firmware and interval, even without a transition
@@ -266,6 +277,7 @@ class ReceiverIngest:
             return
         self._pending.extend(transitions)
         self._changed.add(machine.receiver_id)
+        self._changed_live(machine)
         self.counters.transitions += len(transitions)
         for transition in transitions:
             log.info(
@@ -275,6 +287,10 @@ class ReceiverIngest:
                 transition.to_state,
                 transition.cause,
             )
+
+    def _changed_live(self, machine: ReceiverHealth) -> None:
+        for listener in self._change_listeners:
+            listener(machine)
 
     def _reject(self, reason: str, topic: str, problem: str) -> None:
         self.counters.rejected[reason] += 1

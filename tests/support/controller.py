@@ -27,12 +27,15 @@ def write_config(folder: Path, **sections: Any) -> Path:
     """A config file in `folder` with a data dir beside it; `sections` override keys.
 
     Quiet hours are off (tests run at any hour of the day); a test of quiet hours sets them.
+    The HTTP server takes any free port.
     """
     folder.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = {
         "data_dir": str(folder / "data"),
         "logging": {"level": "DEBUG"},
         "schedules": {"quiet_hours": "none"},
+        # Any free port: tests run side by side.
+        "http": {"port": 0},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

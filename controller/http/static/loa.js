@@ -1,0 +1,98 @@
+/* Loa dashboard: what every page shares. Plain JavaScript, no libraries.
+   Loa.live() follows /api/v1/events (Server-Sent Events); Loa.time() shows an instant in
+   the controller's zone; Loa.t() gives a text the page put in <script id="loa-strings">. */
+(function () {
+  "use strict";
+  const body = document.body;
+  const zone = body.dataset.zone || "Asia/Ho_Chi_Minh";
+  const lang = body.dataset.lang || "vi";
+  const locale = lang === "vi" ? "vi-VN" : "en-GB";
+  let strings = {};
+  const holder = document.getElementById("loa-strings");
+  if (holder) { try { strings = JSON.parse(holder.textContent); } catch (e) { strings = {}; } }
+
+  const timeFormat = new Intl.DateTimeFormat(locale, {
+    timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const dateTimeFormat = new Intl.DateTimeFormat(locale, {
+    timeZone: zone, hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit",
+    year: "numeric", hour12: false });
+
+  function t(key, values) {
+    let text = strings[key] || key;
+    if (values) { for (const k in values) { text = text.split("{" + k + "}").join(values[k]); } }
+    return text;
+  }
+
+  function parse(iso) { return iso ? new Date(iso) : null; }
+
+  const Loa = {
+    zone: zone, lang: lang, t: t,
+    time(iso) { const d = parse(iso); return d ? timeFormat.format(d) : ""; },
+    dateTime(iso) { const d = parse(iso); return d ? dateTimeFormat.format(d) : ""; },
+    /* Follow live events. kinds: ["receiver", "alerts", "delivery", "occurrence", "link"];
+       extra: {occurrence: id}; onBatch(events) gets arrays in order; onResync() is called
+       when the server dropped events for this page (it fell behind): reload its data. */
+    live(kinds, extra, onBatch, onResync) {
+      const all = kinds.includes("link") ? kinds : kinds.concat(["link"]);
+      const params = new URLSearchParams({ kinds: all.join(",") });
+      for (const k in (extra || {})) { params.set(k, extra[k]); }
+      const status = document.getElementById("live-status");
+      let source = null;
+      function setLive(on) {
+        if (!status) { return; }
+        status.classList.toggle("on", on);
+        status.title = on ? status.dataset.on : status.dataset.off;
+      }
+      function open() {
+        source = new EventSource("/api/v1/events?" + params.toString());
+        source.addEventListener("open", () => setLive(true));
+        source.addEventListener("error", () => setLive(false));
+        source.addEventListener("batch", (msg) => {
+          const events = JSON.parse(msg.data);
+          const mine = [];
+          for (const ev of events) {
+            if (ev.kind === "link") { Loa.showLink(ev); } else { mine.push(ev); }
+          }
+          if (mine.length) { onBatch(mine); }
+          Loa.applied += events.length;
+        });
+        source.addEventListener("resync", () => { if (onResync) { onResync(); } else { location.reload(); } });
+      }
+      open();
+      return { close() { if (source) { source.close(); } } };
+    },
+    applied: 0,
+    showLink(ev) {
+      const el = document.getElementById("link-status");
+      if (!el) { return; }
+      el.hidden = ev.connected;
+      el.textContent = ev.connected ? el.dataset.up : el.dataset.down;
+    },
+    /* fetch() JSON from the API; throws an Error whose message is the problem's detail. */
+    async api(method, path, body) {
+      const init = { method: method, headers: { "Accept": "application/json" } };
+      if (body instanceof FormData) { init.body = body; }
+      else if (body !== undefined) {
+        init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json";
+      }
+      const response = await fetch(path, init);
+      const text = await response.text();
+      const data = text ? JSON.parse(text) : null;
+      if (!response.ok) {
+        const error = new Error((data && data.detail) || response.statusText);
+        error.problem = data; error.status = response.status;
+        throw error;
+      }
+      return data;
+    },
+    escape(text) {
+      return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => (
+        { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+    },
+  };
+  window.Loa = Loa;
+  // Pages that do not follow events themselves still show the broker link's state.
+  if (!document.querySelector("[data-live-page]")) {
+    Loa.live(["link"], {}, () => {}, () => {});
+  }
+})();
