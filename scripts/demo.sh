@@ -65,10 +65,18 @@ done
              "$LOA bulletin status $(head -c 12 "${TMPDIR:-/tmp}/loa-demo-bulletin.txt") --watch"
 ) &
 
+http_port=$($LOA config check --config "$CONFIG" --json 2>/dev/null |
+    .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["settings"]["http"]["port"])' \
+    2>/dev/null || echo 8080)
+
 cat <<MSG
 
 Loa is running: the controller, its embedded Mosquitto, and 30 simulated receivers on
 poor 4G (150 ms +- 100 ms, 2% of audio chunks lost) with clocks off by up to 2 s.
+
+    Dashboard:  http://127.0.0.1:${http_port}/   (Vietnamese; "English" at the top right)
+    HTTP API:   http://127.0.0.1:${http_port}/docs
+
 In 20 s the morning bulletin is sent to the whole commune;
 the demo programme airs at $first and $second (Vietnam time, UTC+7).
 In another terminal:
