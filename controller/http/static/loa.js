@@ -31,7 +31,8 @@
     dateTime(iso) { const d = parse(iso); return d ? dateTimeFormat.format(d) : ""; },
     /* Follow live events. kinds: ["receiver", "alerts", "delivery", "occurrence", "link"];
        extra: {occurrence: id}; onBatch(events) gets arrays in order; onResync() is called
-       when the server dropped events for this page (it fell behind): reload its data. */
+       when events were missed (the page fell behind, or the stream broke and came back):
+       reload its data; without it, the page reloads. */
     live(kinds, extra, onBatch, onResync) {
       const all = kinds.includes("link") ? kinds : kinds.concat(["link"]);
       const params = new URLSearchParams({ kinds: all.join(",") });
@@ -43,10 +44,16 @@
         status.classList.toggle("on", on);
         status.title = on ? status.dataset.on : status.dataset.off;
       }
+      let broken = false;
+      function resync() { if (onResync) { onResync(); } else { location.reload(); } }
       function open() {
         source = new EventSource("/api/v1/events?" + params.toString());
-        source.addEventListener("open", () => setLive(true));
-        source.addEventListener("error", () => setLive(false));
+        source.addEventListener("open", () => {
+          setLive(true);
+          // Changes made while the stream was down were not sent: fetch the page's data again.
+          if (broken) { broken = false; resync(); }
+        });
+        source.addEventListener("error", () => { setLive(false); broken = true; });
         source.addEventListener("batch", (msg) => {
           const events = JSON.parse(msg.data);
           const mine = [];
@@ -56,7 +63,7 @@
           if (mine.length) { onBatch(mine); }
           Loa.applied += events.length;
         });
-        source.addEventListener("resync", () => { if (onResync) { onResync(); } else { location.reload(); } });
+        source.addEventListener("resync", resync);
       }
       open();
       return { close() { if (source) { source.close(); } } };
