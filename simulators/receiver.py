@@ -16,6 +16,10 @@ What it does on the wire is `docs/protocol.md`, built only from `devices.protoco
   DISCONNECT (so no will); a lost connection is retried after a jittered
   exponential back-off, with a new epoch.
 
+Maintenance: a `volume` command sets the level its heartbeats report (kept in its
+flash, so across reboots) and it sends a heartbeat at once to say so; a `restart`
+command reboots it like `reboot()`.
+
 Bulletins (`simulators.delivery`): it also subscribes to its chunk topic and to
 the command and chunk topics of every group it was assigned (its birth lists
 them), hands commands and chunks to its `DeliveryAgent`, publishes the agent's
@@ -149,6 +153,7 @@ class SimReceiver:
         self._stopping = False
         self._rebooting = False
         self._announce = False
+        self._beat_now = False
         self._link_down = False
         #: what comes in, through a bad link and a slow firmware (`simulators.link`).
         self._inbound = Inbound(self._handle, settings.topics, link_seed(seed, spec.id))
@@ -443,6 +448,9 @@ class SimReceiver:
                 if self._announce and not client.is_frozen:
                     await self._publish_birth(client, epoch)
                     due = loop.time()
+                if self._beat_now:
+                    self._beat_now = False
+                    due = loop.time()
                 self.receipt_seq = await self.driver.flush(client, epoch, self.receipt_seq)
                 if loop.time() >= due:
                     await self._send_heartbeat(client, epoch)
@@ -498,7 +506,7 @@ class SimReceiver:
             power=sample.power,
             amplifier=self.telemetry.amplifier,
             speakers="ok" if self.telemetry.speakers_ok else "fault",
-            volume=sample.volume,
+            volume=sample.volume if agent is None or agent.volume is None else agent.volume,
             temperature_c=sample.temperature_c,
             storage_free_mb=0 if self._storage_full else sample.storage_free_mb,
             clock_offset_ms=sample.clock_offset_ms if measured is None else measured,
@@ -524,6 +532,14 @@ class SimReceiver:
     def _handle(self, message: Message) -> None:
         if message.topic != self._controller_topic:
             self.counters.commands += self.driver.route(message) == "command"
+            agent = self.driver.agent
+            if agent is not None and agent.restart_asked:  # a signed `restart` command
+                agent.restart_asked = False
+                self.reboot()
+            elif agent is not None and agent.volume_changed:  # say the new level at once
+                agent.volume_changed = False
+                self._beat_now = True
+                self._bell.ring()
             return
         try:
             presence = ControllerPresence.decode(message.payload, message.topic)

@@ -1,4 +1,4 @@
-"""The bodies of the four commands: assign, play, cancel and the time reply.
+"""The bodies of the commands: assign, play, cancel, the time reply, volume and restart.
 
 Each body knows its wire `type`, its JSON fields (`fields()`, written beside the
 envelope of `devices.protocol.commands`) and how to read them back (`read`,
@@ -21,9 +21,12 @@ from devices.protocol.priority import PRIORITIES, Priority
 from devices.protocol.receiver import MAX_GROUPS
 from loa.clock import utc_iso
 
-CommandType = Literal["assign", "play", "cancel", "time"]
-COMMAND_TYPES: tuple[CommandType, ...] = ("assign", "play", "cancel", "time")
+CommandType = Literal["assign", "play", "cancel", "time", "volume", "restart"]
+COMMAND_TYPES: tuple[CommandType, ...] = ("assign", "play", "cancel", "time", "volume", "restart")
+#: The commands that speak to one receiver: always addressed `rx:<id>`.
+RECEIVER_ONLY: tuple[CommandType, ...] = ("assign", "time", "volume", "restart")
 MAX_TITLE = 200
+MAX_REASON = 200
 MAX_REPEAT = 10
 MAX_LANGUAGES = 16
 
@@ -211,4 +214,46 @@ class TimeReply:
         return cls(body.integer("request"), body.instant("received"), body.instant("sent"))
 
 
-Body = Assign | Play | Cancel | TimeReply
+@dataclass(frozen=True)
+class SetVolume:
+    """The receiver's standing output level in % (what its heartbeats report as `volume`),
+    kept across reboots; a play command's own `volume` still wins for that play."""
+
+    type: ClassVar[CommandType] = "volume"
+    volume: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.volume, bool) or not isinstance(self.volume, int):
+            raise TypeError(f"volume must be an integer, not {type(self.volume).__name__}")
+        if not 0 <= self.volume <= 100:
+            raise ValueError(f"volume must be from 0 to 100 %, not {self.volume}")
+
+    def fields(self) -> dict[str, Any]:
+        return {"volume": self.volume}
+
+    @classmethod
+    def read(cls, body: Reader) -> SetVolume:
+        return cls(body.integer("volume", 0, 100))
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Reboot now: say `offline`/`reboot`, disconnect, boot, come back with a new epoch.
+    `reason` (for logs, at most 200 characters) says why; None: none given."""
+
+    type: ClassVar[CommandType] = "restart"
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason is not None and len(self.reason) > MAX_REASON:
+            raise ValueError(f"reason must be at most {MAX_REASON} characters")
+
+    def fields(self) -> dict[str, Any]:
+        return {} if self.reason is None else {"reason": self.reason}
+
+    @classmethod
+    def read(cls, body: Reader) -> Restart:
+        return cls(body.opt_text("reason", MAX_REASON))
+
+
+Body = Assign | Play | Cancel | TimeReply | SetVolume | Restart

@@ -1,4 +1,5 @@
-"""Signed commands from the controller: assign, play, cancel, time; and how receivers open them.
+"""Signed commands from the controller (assign, play, cancel, time, volume, restart) and how
+receivers open them.
 
 A command is one JSON object: the envelope (`v`, `type`, `id`, `to`, `issued`,
 `expires`), the fields of its type beside them, and `sig`, the Ed25519 signature
@@ -8,8 +9,8 @@ controller builds a `Command` and calls `encode(key)`; a receiver calls
 returns the command or a `Rejected` saying which check failed. Every byte string
 ends as one or the other: nothing raises.
 
-`assign` and `time` speak to one receiver, so they must be addressed `rx:<id>`;
-`play` and `cancel` may go to a receiver or a group (`grp:<group>`).
+`assign`, `time`, `volume` and `restart` speak to one receiver, so they must be
+addressed `rx:<id>`; `play` and `cancel` may go to a receiver or a group (`grp:<group>`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from typing import Any, Literal
 from devices.ids import check_id
 from devices.protocol.command_bodies import (
     COMMAND_TYPES,
+    RECEIVER_ONLY,
     Assign,
     Body,
     Cancel,
     CommandType,
     Play,
+    Restart,
+    SetVolume,
     TimeReply,
 )
 from devices.protocol.content_ref import ContentRef
@@ -58,6 +62,8 @@ __all__ = [
     "Play",
     "RejectReason",
     "Rejected",
+    "Restart",
+    "SetVolume",
     "Target",
     "TimeReply",
     "check_hex_id",
@@ -107,11 +113,16 @@ def parse_target(to: str) -> tuple[Scope, str]:
     raise ValueError(f"target {to!r} is neither 'rx:<receiver id>' nor 'grp:<group id>'")
 
 
-_BODIES: dict[str, type[Assign] | type[Play] | type[Cancel] | type[TimeReply]] = {
+_BODIES: dict[
+    str,
+    type[Assign] | type[Play] | type[Cancel] | type[TimeReply] | type[SetVolume] | type[Restart],
+] = {
     "assign": Assign,
     "play": Play,
     "cancel": Cancel,
     "time": TimeReply,
+    "volume": SetVolume,
+    "restart": Restart,
 }
 
 
@@ -128,7 +139,7 @@ class Command:
     def __post_init__(self) -> None:
         check_hex_id(self.id, "command id")
         scope, _ = parse_target(self.to)
-        if scope != "rx" and self.body.type in ("assign", "time"):
+        if scope != "rx" and self.body.type in RECEIVER_ONLY:
             raise ValueError(
                 f"a {self.body.type} command is for one receiver (rx:<id>), not {self.to}"
             )

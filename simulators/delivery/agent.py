@@ -10,7 +10,10 @@
   a forger must not be able to burn the id of a real command). Of the others,
   `assign` sets the groups and language (`Assignment`), `play` and `cancel` go
   to `Occurrences` (records, downloads, the player, receipts), `time` feeds the
-  clock estimate (`TimeSync`); each id is remembered until it expires (`NonceMemory`);
+  clock estimate (`TimeSync`), `volume` sets the standing output level (kept in
+  `volume.json`, reported by every heartbeat), `restart` sets `restart_asked` (the
+  receiver reboots: new epoch); each id is remembered until it expires (`NonceMemory`),
+  before a restart is acted on, so a copy of it cannot reboot the receiver twice;
 - a play whose content (in its language) has a codec not in `codecs` (None: any)
   is refused with a `rejected` receipt, reason `unsupported_codec`, and changes
   nothing else, like the refusals above (a scenario's `codec_reject`);
@@ -41,6 +44,8 @@ from devices.protocol.commands import (
     Command,
     Play,
     Rejected,
+    Restart,
+    SetVolume,
     TimeReply,
     open_command,
 )
@@ -50,6 +55,7 @@ from simulators.config import SimSettings
 from simulators.delivery.assignment import Assignment
 from simulators.delivery.clock import SimClock
 from simulators.delivery.downloads import Downloads
+from simulators.delivery.files import read_json, write_json
 from simulators.delivery.heard import Heard
 from simulators.delivery.nonces import NonceMemory
 from simulators.delivery.occurrences import Occurrences, WavJob
@@ -61,6 +67,8 @@ log = logging.getLogger(__name__)
 #: The reason of a play refused for its codec (not in `RECEIPT_REASONS` yet: a newer word,
 #: which the protocol lets a controller record as it is).
 UNSUPPORTED_CODEC = "unsupported_codec"
+#: The standing output level set by a `volume` command, in the receiver's flash.
+VOLUME_FILE = "volume.json"
 
 
 @functools.cache
@@ -86,8 +94,11 @@ class DeliveryAgent:
         "nonces",
         "occurrences",
         "raw",
+        "restart_asked",
         "settings",
         "sync",
+        "volume",
+        "volume_changed",
     )
 
     def __init__(
@@ -126,6 +137,12 @@ class DeliveryAgent:
         self.assignment_changed = False
         #: the codecs it can play; None: any the protocol names.
         self.codecs: tuple[str, ...] | None = None
+        #: the output level a `volume` command set (%); None: never set, the device's own.
+        self.volume = _stored_volume(folder / VOLUME_FILE)
+        #: set when a `volume` command changed it: the receiver reports it at once.
+        self.volume_changed = False
+        #: set when a `restart` came: the receiver says `offline`/`reboot` and boots again.
+        self.restart_asked = False
         self.occurrences.boot()
 
     # -- what the receiver reads -----------------------------------------------------------
@@ -223,6 +240,14 @@ class DeliveryAgent:
             self.counters.time_samples += sample is not None
         elif isinstance(body, Assign) and self.assignment.apply(body):
             self.assignment_changed = True
+        elif isinstance(body, SetVolume) and body.volume != self.volume:
+            write_json(self.folder / VOLUME_FILE, {"volume": body.volume})
+            self.volume = body.volume
+            self.volume_changed = True
+            log.info("%s: volume set to %d %%", self.id, body.volume)
+        elif isinstance(body, Restart):
+            log.info("%s: restart asked (%s)", self.id, body.reason or "no reason given")
+            self.restart_asked = True
         self.nonces.remember(opened.id, opened.expires, self.clock.now())
 
     def _answers_us(self, command: Command) -> bool:
@@ -283,3 +308,12 @@ class DeliveryAgent:
             delays.append(max(0.0, due - self.raw.monotonic()))
         known = [delay for delay in delays if delay is not None]
         return min(known) if known else None
+
+
+def _stored_volume(path: Path) -> int | None:
+    """The volume kept in `path`, or None when none was set (or the file is not usable)."""
+    stored = read_json(path)
+    volume = None if stored is None else stored.get("volume")
+    if isinstance(volume, int) and not isinstance(volume, bool) and 0 <= volume <= 100:
+        return volume
+    return None

@@ -1,7 +1,95 @@
-"""`/api/v1/receivers/{id}/volume|restart|test-tone` (being built)."""
+"""`POST /api/v1/receivers/{id}/volume|restart|test-tone`: a technician's remote actions.
+
+Each answers 202 Accepted with `{"receiver", "command", "online", "occurrence"}`: the
+action was taken by the controller, and the receiver acts on it when the command reaches
+it. `online: false` says the receiver is away: a volume or restart waits until it comes
+back (or expires: a day, 10 minutes), a test tone is delivered like any bulletin.
+`occurrence` is the test tone's (follow it on the delivery page or
+`/api/v1/events?occurrence=ID`); null for the others. An unknown receiver is a 404
+problem, a volume outside 0 to 100 a 422 problem naming `volume`. See
+`controller.maintenance`.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from controller.http.context import Ctx
+from controller.http.problems import not_found
+from controller.maintenance import Maintenance, MaintenanceResult, UnknownReceiver
 
 router = APIRouter(prefix="/api/v1", tags=["receivers"])
+
+
+class VolumeIn(BaseModel):
+    """The standing output level to set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    volume: int = Field(strict=True, ge=0, le=100, description="output level in %, 0 to 100")
+
+
+class ActionOut(BaseModel):
+    """What the controller did (see the module docstring)."""
+
+    receiver: str
+    command: Literal["volume", "restart", "test-tone"]
+    online: bool
+    occurrence: str | None
+
+
+def _out(result: MaintenanceResult) -> ActionOut:
+    return ActionOut(
+        receiver=result.receiver,
+        command=result.command,
+        online=result.online,
+        occurrence=result.occurrence,
+    )
+
+
+def _maintenance(context: Ctx) -> Maintenance:
+    return Maintenance.of(context.controller)
+
+
+@router.post(
+    "/receivers/{receiver_id}/volume",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Set a receiver's output volume",
+)
+async def set_volume(receiver_id: str, body: VolumeIn, context: Ctx) -> ActionOut:
+    """Send the receiver a signed `volume` command; its next heartbeats report the level."""
+    try:
+        return _out(await _maintenance(context).set_volume(receiver_id, body.volume))
+    except UnknownReceiver as exc:
+        raise not_found("receiver", receiver_id) from exc
+
+
+@router.post(
+    "/receivers/{receiver_id}/restart",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Restart a receiver",
+)
+async def restart(receiver_id: str, context: Ctx) -> ActionOut:
+    """Send the receiver a signed `restart` command: it goes offline (`reboot`) and comes
+    back with a new epoch."""
+    try:
+        return _out(await _maintenance(context).restart(receiver_id))
+    except UnknownReceiver as exc:
+        raise not_found("receiver", receiver_id) from exc
+
+
+@router.post(
+    "/receivers/{receiver_id}/test-tone",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Play a test tone on a receiver",
+)
+async def test_tone(receiver_id: str, context: Ctx) -> ActionOut:
+    """Send three 1 kHz beeps to this receiver alone as a normal bulletin ("Thử loa"),
+    expiring in 10 minutes; `occurrence` follows it to `played`."""
+    try:
+        return _out(await _maintenance(context).test_tone(receiver_id))
+    except UnknownReceiver as exc:
+        raise not_found("receiver", receiver_id) from exc

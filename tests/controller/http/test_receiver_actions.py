@@ -1,0 +1,110 @@
+"""A technician's remote actions through the HTTP API, on a live commune: volume, restart,
+test tone, and the problems for an unknown receiver or a volume out of range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.maintenance import Maintenance
+from controller.store.deliveries import load_deliveries
+from controller.store.events import list_events
+from tests.support.dashboard import DashboardWorld, dashboard_world, wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+def _volume(world: DashboardWorld, receiver_id: str) -> object:
+    ingest = world.server.controller.ingest
+    health = None if ingest is None else ingest.health(receiver_id)
+    return None if health is None or health.telemetry is None else health.telemetry.get("volume")
+
+
+async def test_volume_restart_and_test_tone_reach_the_receiver(tmp_path: Path) -> None:
+    async with dashboard_world(tmp_path, receivers=3, villages=1, heartbeat_s=10) as world:
+        controller = world.server.controller
+        ingest = controller.ingest
+        assert ingest is not None
+        rx, away, bystander = (r.id for r in world.receivers)
+        base = f"/api/v1/receivers/{rx}"
+
+        # Mistakes first: nothing is sent for them.
+        missing = await world.api("POST", "/api/v1/receivers/no-such-rx/volume", json={"volume": 5})
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert "no-such-rx" in missing.json()["detail"]
+        for action in ("restart", "test-tone"):
+            answer = await world.api("POST", f"/api/v1/receivers/no-such-rx/{action}")
+            assert answer.status_code == 404, action
+        for bad in ({"volume": 101}, {"volume": -1}, {"volume": "35"}, {}):
+            answer = await world.api("POST", f"{base}/volume", json=bad)
+            assert answer.status_code == 422, bad
+            assert [e["field"] for e in answer.json()["errors"]] == ["volume"], bad
+
+        # Volume: the receiver's next heartbeats report it.
+        answer = await world.api("POST", f"{base}/volume", json={"volume": 35})
+        assert answer.status_code == 202
+        assert answer.json() == {
+            "receiver": rx,
+            "command": "volume",
+            "online": True,
+            "occurrence": None,
+        }
+        await wait_for(lambda: _volume(world, rx) == 35, 15, f"{rx} reporting volume 35")
+        assert _volume(world, bystander) != 35
+
+        # Restart: offline (reboot), then back with a new epoch, its volume kept.
+        health = ingest.health(rx)
+        assert health is not None
+        epoch = health.epoch
+        assert epoch is not None
+        answer = await world.api("POST", f"{base}/restart")
+        assert answer.status_code == 202
+        assert answer.json()["command"] == "restart"
+        states: set[str] = set()
+
+        def back_with_a_new_epoch() -> bool:
+            now = ingest.health(rx)
+            assert now is not None
+            states.add(now.state)
+            return now.state == "online" and now.epoch is not None and now.epoch > epoch
+
+        await wait_for(back_with_a_new_epoch, 20, f"{rx} back after a restart", every=0.05)
+        assert "offline" in states
+        await wait_for(lambda: _volume(world, rx) == 35, 10, "the volume kept across the reboot")
+
+        # Test tone: one occurrence, for this receiver only, played.
+        answer = await world.api("POST", f"{base}/test-tone")
+        assert answer.status_code == 202
+        tone = answer.json()
+        assert (tone["command"], tone["online"]) == ("test-tone", True)
+        occurrence = tone["occurrence"]
+        assert occurrence
+
+        async def played() -> bool:
+            async with world.store.read() as session:
+                deliveries = await load_deliveries(session, occurrence)
+            assert [d.receiver for d in deliveries] in ([], [rx])  # queued once dispatched
+            return bool(deliveries) and deliveries[0].state == "played"
+
+        await wait_for(played, 30, "the test tone played")
+        for other in (away, bystander):
+            agent = world.fleet[other].delivery
+            assert agent is not None
+            assert agent.state_of(occurrence) is None, f"{other} heard of the test tone"
+
+        # A receiver that is away gets its volume when it comes back.
+        world.fleet[away].kill()
+        await wait_for(lambda: not ingest.is_online(away), 10, f"{away} offline")
+        answer = await world.api("POST", f"/api/v1/receivers/{away}/volume", json={"volume": 20})
+        assert answer.status_code == 202
+        assert answer.json()["online"] is False
+        assert Maintenance.of(controller).waiting == {away: ("volume",)}
+        world.fleet[away].power_on()
+        await wait_for(lambda: _volume(world, away) == 20, 20, f"{away} reporting volume 20")
+        assert Maintenance.of(controller).waiting == {}
+
+        events = [e for e in await list_events(world.store) if e.kind == "maintenance"]
+        actions = [(e.detail or {}).get("action") for e in reversed(events)]
+        assert actions == ["volume", "restart", "test-tone", "volume"]
