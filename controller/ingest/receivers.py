@@ -30,6 +30,7 @@ from controller.mqtt.link import Incoming, MqttLink
 from controller.store import Store
 from controller.store.health import HealthRow, load_health, save_health
 from controller.store.registry import record_unregistered
+from controller.store.samples import prune_samples, sample_of, write_samples
 from controller.store.schema import receivers
 from controller.store.shield import complete
 from devices.health import HealthPolicy, ReceiverHealth, Transition
@@ -56,6 +57,10 @@ MAX_WAITING_BIRTHS = 10_000
 UNREGISTERED_RECORD_SECONDS = 60.0
 #: Transitions kept for a retry while the store cannot be written.
 MAX_PENDING = 100_000
+#: A receiver's health goes to `receiver_samples` (history charts) at most this often.
+SAMPLE_SECONDS = 600.0
+#: Samples older than `controller.store.samples.KEEP_DAYS` are deleted this often.
+PRUNE_SECONDS = 3600.0
 
 
 @dataclass
@@ -78,6 +83,9 @@ def policy_of(config: HealthConfig) -> HealthPolicy:
 
 
 class ReceiverIngest:
+    #: When each receiver was last sampled for the history charts (made by `flush()`).
+    _sampler: _Sampler | None = None
+
     def __init__(self, topics: Topics, store: Store, clock: Clock, config: HealthConfig) -> None:
         self._topics = topics
         self._store = store
@@ -251,6 +259,9 @@ class ReceiverIngest:
         if due or everything:
             self._telemetry.clear()
             self._last_telemetry_flush = self._clock.monotonic()
+        if self._sampler is None:
+            self._sampler = _Sampler()
+        await self._sampler.write(self._store, rows, now)
 
     # Inside
 
@@ -350,6 +361,38 @@ class ReceiverIngest:
     async def _registered_ids(self) -> set[str]:
         async with self._store.read() as session:
             return set((await session.execute(select(receivers.c.id))).scalars())
+
+
+class _Sampler:
+    """Writes a receiver's health to `receiver_samples` at most every `SAMPLE_SECONDS`,
+    and prunes old samples every `PRUNE_SECONDS`. Losing a sample loses a point of a
+    chart, nothing more: errors are logged, not retried."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, datetime] = {}
+        self._pruned: datetime | None = None
+
+    async def write(self, store: Store, rows: list[HealthRow], now: datetime) -> None:
+        due = [
+            row
+            for row in rows
+            if (last := self._last.get(row.receiver_id)) is None
+            or (now - last).total_seconds() >= SAMPLE_SECONDS
+        ]
+        samples = [sample_of(r.receiver_id, now, r.state, r.telemetry) for r in due]
+        try:
+            await complete(write_samples(store, samples))
+        except LoaError as exc:
+            log.error("cannot write receivers' health samples: %s", exc)
+            return
+        for row in due:
+            self._last[row.receiver_id] = now
+        if self._pruned is None or (now - self._pruned).total_seconds() >= PRUNE_SECONDS:
+            self._pruned = now
+            try:
+                await complete(prune_samples(store, now))
+            except LoaError as exc:
+                log.error("cannot delete old receivers' health samples: %s", exc)
 
 
 def _row(machine: ReceiverHealth, now: datetime) -> HealthRow:

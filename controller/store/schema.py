@@ -171,6 +171,27 @@ receiver_transitions = Table(
     Index("ix_receiver_transitions_receiver_id_at", "receiver_id", "at"),
 )
 
+#: Receivers' health sampled over time for the dashboard's charts (`controller.store.samples`):
+#: at most one row per receiver every few minutes, kept for 30 days.
+receiver_samples = Table(
+    "receiver_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "receiver_id",
+        String(40),
+        ForeignKey("receivers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("rsrp_dbm", Integer, nullable=True),
+    Column("rssi_dbm", Integer, nullable=True),
+    Column("battery_v", Float, nullable=True),
+    Index("ix_receiver_samples_receiver_id_at", "receiver_id", "at"),
+    Index("ix_receiver_samples_at", "at"),
+)
+
 #: Receivers heard on the broker that are not in the registry, waiting to be adopted.
 unregistered_receivers = Table(
     "unregistered_receivers",

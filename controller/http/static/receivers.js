@@ -1,0 +1,106 @@
+/* /receivers: follow receivers' health and alerts live and change only what changed
+   (map circle classes, state badges, signal, last heard, alerts, counts), in one
+   animation frame per batch. The page itself is rendered by the server. */
+(function () {
+  "use strict";
+  const rows = new Map();
+  const circles = new Map();
+  for (const tr of document.querySelectorAll("#receivers-table tbody tr[data-id]")) { rows.set(tr.dataset.id, tr); }
+  for (const c of document.querySelectorAll("#receiver-map circle[data-id]")) { circles.set(c.dataset.id, c); }
+  const kpis = {};
+  for (const b of document.querySelectorAll("#kpis [data-kpi]")) { kpis[b.dataset.kpi] = b; }
+
+  const map = document.getElementById("receiver-map");
+  if (map) {
+    map.addEventListener("click", (ev) => {
+      const id = ev.target && ev.target.getAttribute && ev.target.getAttribute("data-id");
+      if (id) { location.href = "/receivers/" + encodeURIComponent(id); }
+    });
+  }
+
+  function ago(iso) {
+    if (!iso) { return Loa.t("common.never"); }
+    const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) { return Loa.t("common.ago_seconds", { n: s }); }
+    if (s < 3600) { return Loa.t("common.ago_minutes", { n: Math.floor(s / 60) }); }
+    if (s < 86400) { return Loa.t("common.ago_hours", { n: Math.floor(s / 3600) }); }
+    return Loa.t("common.ago_days", { n: Math.floor(s / 86400) });
+  }
+  function signal(ev) {
+    if (ev.rsrp_dbm != null) { return ev.rsrp_dbm + " dBm"; }
+    if (ev.rssi_dbm != null) { return ev.rssi_dbm + " dBm RSSI"; }
+    return "–";
+  }
+  function power(ev) {
+    if (!ev.power) { return "–"; }
+    const key = "receivers.power." + ev.power;
+    let text = Loa.t(key) === key ? ev.power : Loa.t(key);
+    if (ev.battery_v != null) { text += " · " + Number(ev.battery_v).toFixed(1) + " V"; }
+    return text;
+  }
+  function alertsHtml(list) {
+    return list.map((a) => '<span class="alert-' + Loa.escape(a.severity) + '" title="' +
+      Loa.escape(a.message) + '">' + Loa.escape(Loa.t("receivers.alert." + a.kind)) + "</span>").join(", ");
+  }
+  function count(name, delta) {
+    const b = kpis[name];
+    if (b) { b.textContent = String(Math.max(0, Number(b.textContent) + delta)); }
+  }
+
+  function applyReceiver(ev) {
+    const tr = rows.get(ev.id);
+    const circle = circles.get(ev.id);
+    if (!tr && !circle) { return; }  // filtered out of this page
+    if (tr) {
+      const badge = tr.querySelector(".badge[data-state]");
+      const old = badge.dataset.state;
+      if (old !== ev.state) {
+        badge.dataset.state = ev.state;
+        badge.className = "badge st-" + ev.state;
+        badge.textContent = Loa.t("common.state." + ev.state);
+        count(old, -1); count(ev.state, +1);
+      }
+      const heard = tr.querySelector(".heard");
+      heard.dataset.at = ev.last_heard || "";
+      heard.textContent = ago(ev.last_heard);
+      tr.querySelector(".sig").textContent = signal(ev);
+      tr.querySelector(".pow").textContent = power(ev);
+    }
+    if (circle && circle.getAttribute("class") !== "st-" + ev.state) {
+      circle.setAttribute("class", "st-" + ev.state);
+      const title = circle.querySelector("title");
+      if (title) { title.textContent = title.textContent.replace(/: [^:]*$/, ": " + Loa.t("common.state." + ev.state)); }
+    }
+  }
+  function applyAlerts(ev) {
+    const tr = rows.get(ev.receiver);
+    if (!tr) { return; }
+    const cell = tr.querySelector(".alerts");
+    const before = cell.childElementCount;
+    const after = ev.alerts.length;
+    cell.innerHTML = alertsHtml(ev.alerts);
+    if ((before > 0) !== (after > 0)) { count("alerts", after > 0 ? 1 : -1); }
+  }
+
+  let pending = [];
+  let scheduled = false;
+  function flush() {
+    scheduled = false;
+    const batch = pending; pending = [];
+    for (const ev of batch) {
+      if (ev.kind === "receiver") { applyReceiver(ev); }
+      else if (ev.kind === "alerts") { applyAlerts(ev); }
+    }
+  }
+  Loa.live(["receiver", "alerts"], {}, (events) => {
+    pending = pending.concat(events);
+    if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
+  }, () => location.reload());
+
+  // "5 phút trước" grows old: refresh the last-heard texts every 30 s, in one frame.
+  setInterval(() => requestAnimationFrame(() => {
+    for (const cell of document.querySelectorAll("#receivers-table td.heard")) {
+      if (cell.dataset.at) { cell.textContent = ago(cell.dataset.at); }
+    }
+  }), 30000);
+})();
