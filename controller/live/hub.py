@@ -110,6 +110,7 @@ class Subscription:
 class LiveHub:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._closed = False
         self.published = 0
 
     @property
@@ -120,7 +121,10 @@ class LiveHub:
         self, wants: Filter | None = None, *, max_pending: int = MAX_PENDING
     ) -> Subscription:
         subscription = Subscription(self, wants or _everything, max_pending)
-        self._subscriptions.add(subscription)
+        if self._closed:
+            subscription.closed = True  # the controller is stopping: the stream ends at once
+        else:
+            self._subscriptions.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -141,7 +145,8 @@ class LiveHub:
             self.publish(event)
 
     def close(self) -> None:
-        """End every subscription (the server is stopping)."""
+        """End every subscription (the server is stopping); later ones end at once."""
+        self._closed = True
         for subscription in tuple(self._subscriptions):
             subscription.close()
 
