@@ -44,7 +44,18 @@ if TYPE_CHECKING:
     from controller.store import Store
     from controller.store.schedules import StoredSchedule
 
-__all__ = ["CalendarError", "add_parser", "run_calendar"]
+__all__ = [
+    "CalendarData",
+    "CalendarError",
+    "CalendarItem",
+    "Week",
+    "add_parser",
+    "build_week",
+    "load_calendar",
+    "run_calendar",
+    "schedule_items",
+    "week_json",
+]
 
 #: Width of the grid when stdout is not a terminal (a pipe, a file).
 DEFAULT_WIDTH: Final = 100
@@ -104,7 +115,7 @@ def _width(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class _Stored:
+class CalendarData:
     """What the calendar reads from the store, in one read transaction."""
 
     registry: Registry
@@ -118,7 +129,7 @@ class _Stored:
 
 
 @dataclass(frozen=True, slots=True)
-class _Item:
+class CalendarItem:
     """One air time in one commune."""
 
     commune: str
@@ -128,7 +139,7 @@ class _Item:
     state: str
 
 
-async def _load(store: Store, start: datetime, end: datetime) -> _Stored:
+async def load_calendar(store: Store, start: datetime, end: datetime) -> CalendarData:
     from sqlalchemy import select
 
     from controller.scheduler.policy import Registry, content_durations, one_off_slots
@@ -160,14 +171,14 @@ async def _load(store: Store, start: datetime, end: datetime) -> _Stored:
             )
         )
         one_off_states = {f"bulletin {row.id[:8]}": row.state for row in states.all()}
-    return _Stored(registry, stored, durations, fired, one_offs, one_off_states)
+    return CalendarData(registry, stored, durations, fired, one_offs, one_off_states)
 
 
-def _schedule_items(
-    data: _Stored, policy: Policy, start: datetime, end: datetime, now: datetime
-) -> tuple[list[_Item], list[Slot]]:
+def schedule_items(
+    data: CalendarData, policy: Policy, start: datetime, end: datetime, now: datetime
+) -> tuple[list[CalendarItem], list[Slot]]:
     """Every air time of the stored schedules in each commune, and those that sound."""
-    items: list[_Item] = []
+    items: list[CalendarItem] = []
     sounding: list[Slot] = []
     for stored in data.schedules:
         schedule = stored.schedule
@@ -192,7 +203,7 @@ def _schedule_items(
                 sounds = schedule.enabled and not quiet and slot.start > now
             if sounds:
                 sounding.append(slot)
-            items.extend(_Item(commune, slot, schedule.id, state) for commune in communes)
+            items.extend(CalendarItem(commune, slot, schedule.id, state) for commune in communes)
     return items, sounding
 
 
@@ -207,8 +218,8 @@ def _planned_state(stored: StoredSchedule, *, quiet: bool, past: bool) -> str:
     return "not fired" if past else "planned"
 
 
-def _one_off_items(data: _Stored, now: datetime) -> list[_Item]:
-    items: list[_Item] = []
+def _one_off_items(data: CalendarData, now: datetime) -> list[CalendarItem]:
+    items: list[CalendarItem] = []
     for slot in data.one_offs:
         reach = [data.registry.receivers[r] for r in slot.receivers if r in data.registry.receivers]
         recorded = data.one_off_states.get(slot.schedule_id, "scheduled")
@@ -217,7 +228,8 @@ def _one_off_items(data: _Stored, now: datetime) -> list[_Item]:
         else:
             state = "not fired" if slot.start <= now else "planned"
         items.extend(
-            _Item(commune, slot, None, state) for commune in sorted(data.registry.communes(reach))
+            CalendarItem(commune, slot, None, state)
+            for commune in sorted(data.registry.communes(reach))
         )
     return items
 
@@ -228,12 +240,12 @@ def _commune_of_receivers(registry: Registry, receiver_ids: frozenset[str]) -> s
 
 
 @dataclass(frozen=True)
-class _Week:
+class Week:
     week_start: date
     zone: ZoneInfo
     #: commune id -> (name, label) of the communes shown
     communes: dict[str, tuple[str, str]]
-    items: list[tuple[_Item, bool]]  # (air time, in a clash there)
+    items: list[tuple[CalendarItem, bool]]  # (air time, in a clash there)
     clashes: list[Clash]
 
 
@@ -244,15 +256,15 @@ def _bounds(week_start: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _build(
-    data: _Stored, policy: Policy, week_start: date, now: datetime, only: str | None
-) -> _Week:
+def build_week(
+    data: CalendarData, policy: Policy, week_start: date, now: datetime, only: str | None
+) -> Week:
     zone = policy.zone
     start, end = _bounds(week_start, zone)
     names = {g.id: g.name for g in data.registry.tree if g.kind == "commune"}
     if only is not None and only not in names:
         raise CalendarError(_unknown_commune(only, sorted(names)))
-    items, sounding = _schedule_items(data, policy, start, end, now)
+    items, sounding = schedule_items(data, policy, start, end, now)
     items += _one_off_items(data, now)
     sounding += data.one_offs
     marked: set[tuple[str, str, datetime]] = set()
@@ -275,7 +287,7 @@ def _build(
     flagged = [
         (item, (item.commune, item.slot.schedule_id, item.slot.start) in marked) for item in shown
     ]
-    return _Week(week_start, zone, communes, flagged, clashes)
+    return Week(week_start, zone, communes, flagged, clashes)
 
 
 def _unknown_commune(wanted: str, known: list[str]) -> str:
@@ -302,7 +314,7 @@ def _week_start(text: str | None, zone: ZoneInfo, now: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _text(week: _Week, width: int) -> str:
+def _text(week: Week, width: int) -> str:
     entries = [
         Entry(
             commune=week.communes[item.commune][1],
@@ -331,7 +343,7 @@ def _text(week: _Week, width: int) -> str:
     return "\n".join([grid, "", "Clashes this week:", *(f"  {line}" for line in lines)])
 
 
-def _json(week: _Week) -> dict[str, Any]:
+def week_json(week: Week) -> dict[str, Any]:
     by_commune: dict[str, list[dict[str, Any]]] = {c: [] for c in week.communes}
     for item, clash in week.items:
         slot = item.slot
@@ -367,12 +379,12 @@ def run_calendar(args: argparse.Namespace, *, now: datetime | None = None) -> in
     week_start = _week_start(args.start, policy.zone, moment)
     start, end = _bounds(week_start, policy.zone)
 
-    async def work(store: Store) -> _Stored:
-        return await _load(store, start, end)
+    async def work(store: Store) -> CalendarData:
+        return await load_calendar(store, start, end)
 
-    week = _build(with_store(config, work), policy, week_start, moment, args.commune)
+    week = build_week(with_store(config, work), policy, week_start, moment, args.commune)
     if args.json:
-        emit_json(_json(week))
+        emit_json(week_json(week))
         return 0
     width = args.width
     if width is None:

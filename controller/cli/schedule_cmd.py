@@ -227,7 +227,7 @@ def run_list(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     stored = with_store(config, list_schedules)
     now = datetime.now(UTC)
-    rows = [_summary(item, now) for item in stored]
+    rows = [schedule_summary(item, now) for item in stored]
     if args.json:
         emit_json(rows)
     elif not rows:
@@ -248,7 +248,7 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
+def schedule_summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
     schedule = item.schedule
     upcoming = occurrences(schedule.when, now, 1)
     return {
@@ -257,7 +257,7 @@ def _summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
         "kind": schedule.when.recurrence.kind,
         "priority": schedule.priority,
         "enabled": schedule.enabled,
-        "state": _state(item),
+        "state": schedule_state(item),
         "approval": item.approval,
         "next_air_local": (
             upcoming[0].astimezone(schedule.when.tz).isoformat() if upcoming else None
@@ -267,7 +267,7 @@ def _summary(item: StoredSchedule, now: datetime) -> dict[str, Any]:
     }
 
 
-def _state(item: StoredSchedule) -> str:
+def schedule_state(item: StoredSchedule) -> str:
     """on, paused or awaiting (a second person's approval)."""
     if not item.schedule.enabled:
         return "paused"
@@ -296,18 +296,18 @@ def run_show(args: argparse.Namespace) -> int:
                 "created_at": utc_text(item.created_at),
                 "updated_at": utc_text(item.updated_at),
                 "created_by": item.created_by,
-                "state": _state(item),
+                "state": schedule_state(item),
                 "approval": item.approval,
                 "approved_by": item.approved_by,
                 "occurrences": preview["occurrences"],
-                "fired": [_fired(row) for row in fired],
+                "fired": [fired_json(row) for row in fired],
             }
         )
         return 0
     by = f" by {item.created_by}" if item.created_by else ""
     lines = [
         f"source: {item.source}, applied {utc_text(item.updated_at)}{by}",
-        f"state: {_state(item)}",
+        f"state: {schedule_state(item)}",
     ]
     if item.approval == "approved":
         lines[-1] += f" (approved by {item.approved_by})"
@@ -331,7 +331,7 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fired(row: OccurrenceRow) -> dict[str, Any]:
+def fired_json(row: OccurrenceRow) -> dict[str, Any]:
     return {
         "occurrence": row.id,
         "planned_at": None if row.planned_at is None else utc_text(row.planned_at),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from controller.cli.output import emit_json, emit_text
@@ -13,12 +13,8 @@ from controller.config import Config, load_config
 from loa.clock import utc_iso
 from loa.errors import LoaError
 
-
-@dataclass(frozen=True)
-class Uptime:
-    receiver_id: str
-    fraction: float
-    changes: int
+if TYPE_CHECKING:
+    from controller.reports.uptime import Uptime
 
 
 def add_parser(
@@ -88,22 +84,8 @@ def run(args: argparse.Namespace) -> int:
 async def uptimes(
     config: Config, ids: list[str], group: str | None, start: datetime, end: datetime
 ) -> list[Uptime]:
-    from controller.store import Store, list_receivers
-    from controller.store.health import transitions_between
-    from devices.health import uptime
+    from controller.reports.uptime import receiver_uptimes
+    from controller.store import Store
 
     async with await Store.open(config.store.url) as store:
-        known = [row.receiver.id for row in await list_receivers(store, group=group)]
-        if ids:
-            unknown = sorted(set(ids) - set(known))
-            if unknown:
-                raise LoaError(
-                    f"no registered receiver {', '.join(unknown)}; `loa devices list` shows them"
-                )
-            known = [i for i in known if i in ids]
-        found = []
-        for receiver_id in known:
-            before, transitions = await transitions_between(store, receiver_id, start, end)
-            fraction = uptime(transitions, start, end, state_at_start=before)
-            found.append(Uptime(receiver_id, fraction, len(transitions)))
-    return found
+        return await receiver_uptimes(store, start, end, ids=ids, group=group)

@@ -84,7 +84,6 @@ def policy_of(config: HealthConfig) -> HealthPolicy:
 
 class ReceiverIngest:
     #: When each receiver was last sampled for the history charts (made by `flush()`).
-    _sampler: _Sampler | None = None
 
     def __init__(self, topics: Topics, store: Store, clock: Clock, config: HealthConfig) -> None:
         self._topics = topics
@@ -104,6 +103,7 @@ class ReceiverIngest:
         self.counters = IngestCounters()
         self._birth_listeners: list[Callable[[ReceiverBirth], None]] = []
         self._change_listeners: list[Callable[[ReceiverHealth], None]] = []
+        self._sampler = _Sampler()
         #: Live births of receivers not (yet) registered, applied if they are registered.
         self._waiting_births: dict[str, ReceiverBirth] = {}
 
@@ -259,8 +259,6 @@ class ReceiverIngest:
         if due or everything:
             self._telemetry.clear()
             self._last_telemetry_flush = self._clock.monotonic()
-        if self._sampler is None:
-            self._sampler = _Sampler()
         await self._sampler.write(self._store, rows, now)
 
     # Inside

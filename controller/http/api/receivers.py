@@ -25,6 +25,7 @@ from controller.http.api.paging import Page, PagingQuery, page_of
 from controller.http.context import Ctx, HttpContext
 from controller.http.problems import invalid, not_found
 from controller.live.sources import alert_data, alert_policy, receiver_data
+from controller.reports.uptime import receiver_uptimes
 from controller.store.health import HealthRow, transitions_between
 from controller.store.registry import (
     ReceiverDetail,
@@ -36,7 +37,7 @@ from controller.store.registry import (
 from controller.store.registry_rows import load_groups
 from controller.store.samples import samples_between
 from devices.alerts import Alert, AlertKind, HealthSnapshot, alerts
-from devices.health import HEALTH_STATES, uptime
+from devices.health import HEALTH_STATES
 from devices.registry import GroupTree
 from loa.clock import utc_iso
 
@@ -347,9 +348,8 @@ async def receiver_history(context: HttpContext, receiver_id: str, days: float) 
 async def receiver_uptime(
     context: HttpContext, receiver_id: str, start: datetime, end: datetime
 ) -> dict[str, Any]:
-    before, transitions = await transitions_between(context.store, receiver_id, start, end)
-    fraction = uptime(transitions, start, end, state_at_start=before)
-    return {"id": receiver_id, "uptime": round(fraction, 5), "changes": len(transitions)}
+    (found,) = await receiver_uptimes(context.store, start, end, ids=[receiver_id])
+    return {"id": receiver_id, "uptime": round(found.fraction, 5), "changes": found.changes}
 
 
 async def current_alerts(context: HttpContext) -> list[dict[str, Any]]:
@@ -444,8 +444,12 @@ async def all_uptimes(
         raise invalid(
             "from", f"the period must end after it starts ({utc_iso(start)} >= {utc_iso(end)})"
         )
-    items, _ = await receiver_list(context, ReceiverFilter(group=group))
-    found = [await receiver_uptime(context, item["id"], start, end) for item in items]
+    async with context.store.read() as session:
+        ReceiverFilter(group=group).check(GroupTree(await load_groups(session)))
+    found = [
+        {"id": u.receiver_id, "uptime": round(u.fraction, 5), "changes": u.changes}
+        for u in await receiver_uptimes(context.store, start, end, group=group)
+    ]
     return UptimesOut.model_validate(
         {"start": utc_iso(start), "end": utc_iso(end), "receivers": found}
     )

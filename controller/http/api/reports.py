@@ -18,17 +18,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from controller.cli.uptime_cmd import uptimes
 from controller.http.context import Ctx, HttpContext
 from controller.http.problems import invalid
 from controller.reports.asrun import AsRunRow, DaySummary, as_run, daily
 from controller.reports.export import UptimeLine, as_run_csv, uptime_csv
 from controller.reports.period import Period, PeriodError, period_of
+from controller.reports.uptime import receiver_uptimes
 from controller.store import list_receivers
 from controller.store.registry_rows import load_groups
-from controller.store.schema import receivers as receivers_table
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -191,28 +189,20 @@ async def uptime_report(
     items: list[UptimeItem] = []
     if chosen.start >= end:  # a period still to come
         return UptimeReport(start=chosen.start, end=end, zone=chosen.zone.key, receivers=items)
-    found = {u.receiver_id: u for u in await uptimes(context.config, [], None, chosen.start, end)}
-    async with context.store.read() as session:
-        query = select(receivers_table.c.id, receivers_table.c.created_at)
-        registered = {r.id: r.created_at for r in (await session.execute(query)).all()}
+    found = {u.receiver_id: u for u in await receiver_uptimes(context.store, chosen.start, end)}
     for row in rows:
         known = found.get(row.receiver.id)
         if known is None:
             continue
-        # Before it was registered a receiver was not "down": count from then.
-        since = max(chosen.start, registered.get(row.receiver.id, chosen.start))
-        fraction = known.fraction
-        if since > chosen.start and since < end:
-            fraction = min(1.0, fraction * (end - chosen.start) / (end - since))
         items.append(
             UptimeItem(
                 id=row.receiver.id,
                 name=row.receiver.name,
                 village=row.village.name,
                 commune=None if row.commune is None else row.commune.name,
-                uptime=round(fraction, 5),
+                uptime=round(known.fraction, 5),
                 changes=known.changes,
-                since=since,
+                since=known.since,
             )
         )
     items.sort(key=lambda item: (item.uptime, item.id))

@@ -17,7 +17,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from controller.cli.schedule_calendar import _build, _Item, _load
+from controller.cli.schedule_calendar import CalendarItem, build_week, load_calendar
 from controller.http.context import Ctx
 from controller.http.i18n import Translator
 from controller.http.pages.render import render, translator
@@ -110,7 +110,7 @@ def _clash_lines(clashes: list[Clash], t: Translator, policy: Policy) -> list[st
 
 
 def _view(
-    built_items: list[tuple[_Item, bool]],
+    built_items: list[tuple[CalendarItem, bool]],
     clashes: list[Clash],
     monday: date,
     *,
@@ -178,7 +178,7 @@ async def calendar_page(
     monday = day - timedelta(days=day.weekday())
     begin = datetime.combine(monday, time(), policy.zone).astimezone(UTC)
     end = datetime.combine(monday + timedelta(days=7), time(), policy.zone).astimezone(UTC)
-    data = await _load(context.store, begin, end)
+    data = await load_calendar(context.store, begin, end)
     communes = sorted(
         ((g.id, g.name) for g in data.registry.tree if g.kind == "commune"), key=lambda c: c[1]
     )
@@ -188,7 +188,7 @@ async def calendar_page(
         errors.append(f"commune: {commune!r}")
     view = None
     if selected is not None:
-        built = _build(data, policy, monday, now, selected)
+        built = build_week(data, policy, monday, now, selected)
         view = _view(list(built.items), built.clashes, monday, policy=policy, t=t, today=today)
     last = monday + timedelta(days=6)
     return render(

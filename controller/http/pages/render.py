@@ -68,10 +68,11 @@ def render(
     template: str,
     *,
     nav: str = "",
-    status: int = 200,
+    http_status: int = 200,
     **values: Any,
 ) -> HTMLResponse:
-    """The page `template` in the person's language (remembering `?lang=`)."""
+    """The page `template` in the person's language (remembering `?lang=`), answered with
+    `http_status`; `values` are the template's own (any name but those listed above)."""
     t = translator(request)
     context = getattr(request.app.state, "loa", None)
     zone_name = context.config.time_zone if context is not None else "Asia/Ho_Chi_Minh"
@@ -92,11 +93,11 @@ def render(
         "ago": lambda v: ago_text(v, now, t),
         **values,
     }
-    response = templates.TemplateResponse(request, template, page, status_code=status)
+    response = templates.TemplateResponse(request, template, page, status_code=http_status)
     if request.query_params.get("lang") == t.language:
         response.set_cookie(COOKIE, t.language, max_age=365 * 86400, samesite="lax")
     return response
 
 
 def error_page(request: Request, problem: Problem) -> Response:
-    return render(request, "error.html", status=problem.status, problem=problem)
+    return render(request, "error.html", http_status=problem.status, problem=problem)

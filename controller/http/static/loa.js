@@ -7,9 +7,16 @@
   const zone = body.dataset.zone || "Asia/Ho_Chi_Minh";
   const lang = body.dataset.lang || "vi";
   const locale = lang === "vi" ? "vi-VN" : "en-GB";
-  let strings = {};
-  const holder = document.getElementById("loa-strings");
-  if (holder) { try { strings = JSON.parse(holder.textContent); } catch (e) { strings = {}; } }
+  // The page's texts (<script id="loa-strings" type="application/json">), read on first
+  // use: a page may put them after this script.
+  let strings = null;
+  function texts() {
+    if (strings === null) {
+      const holder = document.getElementById("loa-strings");
+      try { strings = holder ? JSON.parse(holder.textContent) : {}; } catch (e) { strings = {}; }
+    }
+    return strings;
+  }
 
   const timeFormat = new Intl.DateTimeFormat(locale, {
     timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
@@ -18,7 +25,7 @@
     year: "numeric", hour12: false });
 
   function t(key, values) {
-    let text = strings[key] || key;
+    let text = texts()[key] || key;
     if (values) { for (const k in values) { text = text.split("{" + k + "}").join(values[k]); } }
     return text;
   }
