@@ -1,8 +1,10 @@
 """The dashboard's receivers pages: `/receivers` (map, counts, table) and `/receivers/{id}`.
 
-Both are rendered on the server whole (the map and the history chart are inline SVG made
-here), so 3,000 receivers cost no script on load; `receivers.js` and `receiver.js` then
-follow live events and change only what changed.
+Both are rendered on the server (the map and the history chart are inline SVG made here),
+so 3,000 receivers cost no script on load; `receivers.js` and `receiver.js` then follow
+live events and change only what changed. The map and the counts show every receiver the
+filters keep; the table shows them `TABLE_PAGE` at a time (a technician filters or pages
+rather than scrolls through 3,000 rows, and the page stays fast on a phone).
 
 The map projects GPS points equirectangularly (longitude scaled by the cosine of the
 middle latitude), fitted to the points' bounding box with a margin: no tile server.
@@ -15,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -33,6 +36,8 @@ from devices.registry import Group, GroupTree
 
 router = APIRouter(include_in_schema=False)
 
+#: Rows of the receivers table on one page.
+TABLE_PAGE: Final = 100
 MAP_WIDTH: Final = 1000
 #: The map's height / width stays within these, whatever the points' shape.
 MAP_RATIO: Final = (0.45, 0.8)
@@ -117,6 +122,26 @@ def map_view(items: list[dict[str, Any]]) -> MapView:
     return MapView(MAP_WIDTH, height, radius, points, labels, len(items) - len(placed))
 
 
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    pages: int
+    total: int
+    #: the filters, kept in the links to other pages
+    keep: dict[str, str]
+
+    @property
+    def first_row(self) -> int:
+        return (self.page - 1) * TABLE_PAGE + 1 if self.total else 0
+
+    @property
+    def last_row(self) -> int:
+        return min(self.page * TABLE_PAGE, self.total)
+
+    def link(self, page: int) -> str:
+        return "/receivers?" + urlencode({**self.keep, "page": page})
+
+
 def places(tree: GroupTree) -> list[tuple[Group, bool]]:
     """Communes and their villages for the place filter: (group, is a village)."""
     communes = sorted((g for g in tree if g.kind == "commune"), key=lambda g: g.name)
@@ -132,20 +157,31 @@ def places(tree: GroupTree) -> list[tuple[Group, bool]]:
 async def receivers_page(
     request: Request,
     context: Ctx,
+    *,
     state: Annotated[str | None, Query()] = None,
     group: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query()] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     chosen = ReceiverFilter(
         state=(state,) if state else (), group=group or None, q=(q or "").strip() or None
     )
     items, tree = await receiver_list(context, chosen)
     counts = Counter(item["state"] for item in items)
+    pages = max(1, -(-len(items) // TABLE_PAGE))
+    page = min(page, pages)
+    keep = {"state": state, "group": group, "q": q}
     return render(
         request,
         "receivers.html",
         nav="receivers",
         items=items,
+        rows=items[(page - 1) * TABLE_PAGE : page * TABLE_PAGE],
+        pager=Pager(page, pages, len(items), {k: v for k, v in keep.items() if v}),
+        # Every shown receiver's state and alerts, so the live counts stay right for
+        # receivers on other pages of the table.
+        live_states={item["id"]: item["state"] for item in items},
+        alerted=[item["id"] for item in items if item["alerts"]],
         map=map_view(items),
         counts=[(s, counts.get(s, 0)) for s in HEALTH_STATES],
         with_alerts=sum(1 for item in items if item["alerts"]),

@@ -7,6 +7,10 @@
   const circles = new Map();
   for (const tr of document.querySelectorAll("#receivers-table tbody tr[data-id]")) { rows.set(tr.dataset.id, tr); }
   for (const c of document.querySelectorAll("#receiver-map circle[data-id]")) { circles.set(c.dataset.id, c); }
+  // Every receiver the page counts (the table shows one page of them): state, alerts.
+  const known = JSON.parse(document.getElementById("receiver-states").textContent);
+  const states = new Map(Object.entries(known.states));
+  const alerted = new Set(known.alerted);
   const kpis = {};
   for (const b of document.querySelectorAll("#kpis [data-kpi]")) { kpis[b.dataset.kpi] = b; }
 
@@ -48,17 +52,20 @@
   }
 
   function applyReceiver(ev) {
+    const old = states.get(ev.id);
+    if (old === undefined) { return; }  // filtered out of this page
+    if (old !== ev.state) {
+      states.set(ev.id, ev.state);
+      count(old, -1); count(ev.state, +1);
+    }
     const tr = rows.get(ev.id);
     const circle = circles.get(ev.id);
-    if (!tr && !circle) { return; }  // filtered out of this page
     if (tr) {
       const badge = tr.querySelector(".badge[data-state]");
-      const old = badge.dataset.state;
-      if (old !== ev.state) {
+      if (badge.dataset.state !== ev.state) {
         badge.dataset.state = ev.state;
         badge.className = "badge st-" + ev.state;
         badge.textContent = Loa.t("common.state." + ev.state);
-        count(old, -1); count(ev.state, +1);
       }
       const heard = tr.querySelector(".heard");
       heard.dataset.at = ev.last_heard || "";
@@ -73,13 +80,15 @@
     }
   }
   function applyAlerts(ev) {
+    if (!states.has(ev.receiver)) { return; }  // filtered out of this page
+    const before = alerted.has(ev.receiver);
+    const after = ev.alerts.length > 0;
+    if (before !== after) {
+      if (after) { alerted.add(ev.receiver); } else { alerted.delete(ev.receiver); }
+      count("alerts", after ? 1 : -1);
+    }
     const tr = rows.get(ev.receiver);
-    if (!tr) { return; }
-    const cell = tr.querySelector(".alerts");
-    const before = cell.childElementCount;
-    const after = ev.alerts.length;
-    cell.innerHTML = alertsHtml(ev.alerts);
-    if ((before > 0) !== (after > 0)) { count("alerts", after > 0 ? 1 : -1); }
+    if (tr) { tr.querySelector(".alerts").innerHTML = alertsHtml(ev.alerts); }
   }
 
   let pending = [];
