@@ -34,15 +34,30 @@ def alert_policy(config: HealthConfig) -> AlertPolicy:
 
 def receiver_data(machine: ReceiverHealth) -> dict[str, Any]:
     """What the dashboard shows of a receiver's health (also the API's `live` part)."""
-    telemetry = machine.telemetry or {}
+    return {
+        "id": machine.receiver_id,
+        **health_data(
+            machine.state, machine.since, machine.cause, machine.last_heard, machine.telemetry
+        ),
+    }
+
+
+def health_data(
+    state: str,
+    since: datetime | None,
+    cause: str,
+    last_heard: datetime | None,
+    telemetry: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A receiver's health as the dashboard and the API show it, live or as stored."""
+    telemetry = telemetry or {}
     net = telemetry.get("net") or {}
     power = telemetry.get("power") or {}
     return {
-        "id": machine.receiver_id,
-        "state": machine.state,
-        "since": _iso(machine.since),
-        "cause": machine.cause,
-        "last_heard": _iso(machine.last_heard),
+        "state": state,
+        "since": _iso(since),
+        "cause": cause,
+        "last_heard": _iso(last_heard),
         "rsrp_dbm": net.get("rsrp_dbm"),
         "rssi_dbm": net.get("rssi_dbm"),
         "network": net.get("type"),

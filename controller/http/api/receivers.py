@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from controller.http.api.paging import Page, PagingQuery, page_of
 from controller.http.context import Ctx, HttpContext
 from controller.http.problems import invalid, not_found
-from controller.live.sources import alert_data, alert_policy, receiver_data
+from controller.live.sources import alert_data, alert_policy, health_data, receiver_data
 from controller.reports.uptime import receiver_uptimes
 from controller.store.health import HealthRow, transitions_between
 from controller.store.registry import (
@@ -183,22 +183,9 @@ def _health(
             receiver_id, machine.state, machine.since, machine.cause, machine.telemetry
         )
         return receiver_data(machine), machine.firmware, snapshot
-    telemetry = stored.telemetry or {}
-    net = telemetry.get("net") or {}
-    power = telemetry.get("power") or {}
-    live = {
-        "state": stored.state,
-        "since": utc_iso(stored.since),
-        "cause": stored.cause,
-        "last_heard": utc_iso(stored.last_heard) if stored.last_heard else None,
-        "rsrp_dbm": net.get("rsrp_dbm"),
-        "rssi_dbm": net.get("rssi_dbm"),
-        "network": net.get("type"),
-        "power": power.get("source"),
-        "battery_v": power.get("battery_v"),
-        "volume": telemetry.get("volume"),
-        "playing": telemetry.get("playing"),
-    }
+    live = health_data(
+        stored.state, stored.since, stored.cause, stored.last_heard, stored.telemetry
+    )
     snapshot = HealthSnapshot(
         receiver_id, stored.state, stored.since, stored.cause, stored.telemetry
     )

@@ -36,6 +36,15 @@
     zone: zone, lang: lang, t: t,
     time(iso) { const d = parse(iso); return d ? timeFormat.format(d) : ""; },
     dateTime(iso) { const d = parse(iso); return d ? dateTimeFormat.format(d) : ""; },
+    /* "5 phút trước" / "5 min ago" (the page must pass the common.* texts). */
+    ago(iso) {
+      if (!iso) { return t("common.never"); }
+      const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+      if (s < 60) { return t("common.ago_seconds", { n: s }); }
+      if (s < 3600) { return t("common.ago_minutes", { n: Math.floor(s / 60) }); }
+      if (s < 86400) { return t("common.ago_hours", { n: Math.floor(s / 3600) }); }
+      return t("common.ago_days", { n: Math.floor(s / 86400) });
+    },
     /* Follow live events. kinds: ["receiver", "alerts", "delivery", "occurrence", "link"];
        extra: {occurrence: id}; onBatch(events) gets arrays in order; onResync() is called
        when events were missed (the page fell behind, or the stream broke and came back):

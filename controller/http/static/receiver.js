@@ -12,14 +12,7 @@
   if (chartWrap) { chartWrap.scrollLeft = chartWrap.scrollWidth; }
   const field = (name) => document.querySelector('#live-health [data-field="' + name + '"]');
 
-  function ago(iso) {
-    if (!iso) { return Loa.t("common.never"); }
-    const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
-    if (s < 60) { return Loa.t("common.ago_seconds", { n: s }); }
-    if (s < 3600) { return Loa.t("common.ago_minutes", { n: Math.floor(s / 60) }); }
-    if (s < 86400) { return Loa.t("common.ago_hours", { n: Math.floor(s / 3600) }); }
-    return Loa.t("common.ago_days", { n: Math.floor(s / 86400) });
-  }
+  const ago = Loa.ago;
   function set(name, text) { const el = field(name); if (el) { el.textContent = text; } }
 
   function applyReceiver(ev) {

@@ -22,14 +22,7 @@
     });
   }
 
-  function ago(iso) {
-    if (!iso) { return Loa.t("common.never"); }
-    const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
-    if (s < 60) { return Loa.t("common.ago_seconds", { n: s }); }
-    if (s < 3600) { return Loa.t("common.ago_minutes", { n: Math.floor(s / 60) }); }
-    if (s < 86400) { return Loa.t("common.ago_hours", { n: Math.floor(s / 3600) }); }
-    return Loa.t("common.ago_days", { n: Math.floor(s / 86400) });
-  }
+  const ago = Loa.ago;
   function signal(ev) {
     if (ev.rsrp_dbm != null) { return ev.rsrp_dbm + " dBm"; }
     if (ev.rssi_dbm != null) { return ev.rssi_dbm + " dBm RSSI"; }
