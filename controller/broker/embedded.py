@@ -43,7 +43,13 @@ PORT_RELEASE_TIMEOUT = 5.0
 _POLL = 0.05
 _TAIL_LINES = 15
 #: Connection chatter (one line per connect/disconnect) is logged at DEBUG.
-_CHATTER = ("New connection from", "New client connected", "Client ")
+_CHATTER = (
+    "New connection from",
+    "New client connected",
+    "Client ",
+    # every autosave_interval (10 s): routine, not news for an operator
+    "Saving in-memory database",
+)
 
 
 class EmbeddedBroker:

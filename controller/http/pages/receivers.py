@@ -214,9 +214,16 @@ class Chart:
 
 
 def history_chart(
-    history: dict[str, Any], start: datetime, end: datetime, context: HttpContext
+    history: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    context: HttpContext,
+    registered: datetime | None = None,
 ) -> Chart:
-    """The state band and the signal line of `history` (the API's history) as SVG geometry."""
+    """The state band and the signal line of `history` (the API's history) as SVG geometry.
+
+    The band begins when the receiver was registered, if that is within the period: before
+    it there was no receiver to be up or down."""
     chart = Chart()
     plot_w = chart.width - chart.left - chart.right
     seconds = (end - start).total_seconds()
@@ -226,7 +233,7 @@ def history_chart(
         share = (moment - start).total_seconds() / seconds
         return round(chart.left + max(0.0, min(1.0, share)) * plot_w, 1)
 
-    state, cursor = history["state_at_start"], start
+    state, cursor = history["state_at_start"], max(start, registered or start)
     for transition in history["transitions"]:
         at = datetime.fromisoformat(transition["at"])
         chart.band.append(_segment((x_of(cursor), x_of(at)), state, cursor, at, zone))
@@ -292,7 +299,9 @@ async def receiver_page(request: Request, context: Ctx, receiver_id: str) -> HTM
         nav="receivers",
         item=item,
         history=history,
-        chart=history_chart(history, start, end, context),
+        chart=history_chart(
+            history, start, end, context, datetime.fromisoformat(item["registered_at"])
+        ),
         uptime=found["uptime"],
         days=int(CHART_DAYS),
     )

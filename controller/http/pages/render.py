@@ -3,7 +3,8 @@
 Every template extends `base.html` and gets: `t` (the translator), `lang`, `ctx` (the
 `HttpContext`), `zone` (the configured time zone's name), `nav` (the active section)
 and the filters `local` (an instant as `HH:MM dd/mm/yyyy` in the zone), `local_time`
-(`HH:MM`), `local_date` (`dd/mm/yyyy`) and `ago` ("5 phút trước"). Times on the wire and
+(`HH:MM`), `local_date` (`dd/mm/yyyy`), `ago` ("5 phút trước") and `cause` (why a
+receiver's state changed, translated: `controller.http.causes`). Times on the wire and
 in the store are UTC; pages show the configured zone (`Asia/Ho_Chi_Minh`).
 """
 
@@ -18,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from controller.http.causes import cause_text, js_patterns
 from controller.http.i18n import COOKIE, Translator, request_language
 from loa import __version__
 
@@ -91,6 +93,9 @@ def render(
         "local_time": lambda v: local_format(v, zone, "%H:%M"),
         "local_date": lambda v: local_format(v, zone, "%d/%m/%Y"),
         "ago": lambda v: ago_text(v, now, t),
+        "cause": lambda v: cause_text(v, t),
+        # The cause patterns for `Loa.cause` in the page's JavaScript.
+        "cause_patterns": js_patterns(),
         **values,
     }
     response = templates.TemplateResponse(request, template, page, status_code=http_status)

@@ -10,13 +10,15 @@
   // The page's texts (<script id="loa-strings" type="application/json">), read on first
   // use: a page may put them after this script.
   let strings = null;
+  function json(id, fallback) {
+    const holder = document.getElementById(id);
+    try { return holder ? JSON.parse(holder.textContent) : fallback; } catch (e) { return fallback; }
+  }
   function texts() {
-    if (strings === null) {
-      const holder = document.getElementById("loa-strings");
-      try { strings = holder ? JSON.parse(holder.textContent) : {}; } catch (e) { strings = {}; }
-    }
+    if (strings === null) { strings = Object.assign(json("loa-common", {}), json("loa-strings", {})); }
     return strings;
   }
+  const causes = json("loa-causes", []).map(([pattern, key]) => [new RegExp(pattern), key]);
 
   const timeFormat = new Intl.DateTimeFormat(locale, {
     timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
@@ -36,7 +38,16 @@
     zone: zone, lang: lang, t: t,
     time(iso) { const d = parse(iso); return d ? timeFormat.format(d) : ""; },
     dateTime(iso) { const d = parse(iso); return d ? dateTimeFormat.format(d) : ""; },
-    /* "5 phút trước" / "5 min ago" (the page must pass the common.* texts). */
+    /* Why a receiver's state changed, in the page's language (controller/http/causes.py). */
+    cause(text) {
+      if (!text) { return ""; }
+      for (const [pattern, key] of causes) {
+        const found = pattern.exec(text);
+        if (found) { return t(key, found.groups || {}); }
+      }
+      return text;
+    },
+    /* "5 phút trước" / "5 min ago". */
     ago(iso) {
       if (!iso) { return t("common.never"); }
       const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));

@@ -24,7 +24,7 @@
     }
     set("state", Loa.t("common.state." + ev.state));
     set("since", Loa.dateTime(ev.since));
-    set("cause", ev.cause || "");
+    set("cause", Loa.cause(ev.cause));
     const heard = field("last_heard");
     if (heard) { heard.dataset.at = ev.last_heard || ""; heard.textContent = ago(ev.last_heard); }
     const dbm = ev.rsrp_dbm != null ? ev.rsrp_dbm + " dBm (RSRP)" : ev.rssi_dbm != null ? ev.rssi_dbm + " dBm (RSSI)" : "–";

@@ -7,9 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from controller.store.health import save_health
 from controller.store.samples import Sample, write_samples
+from controller.store.schema import receivers
 from devices.health import Transition
 from tests.support.dashboard import (
     DESKTOP,
@@ -98,6 +100,13 @@ async def test_a_receivers_page_shows_its_chart_health_and_actions(tmp_path: Pat
                 for h in range(30, 0, -1)
             ],
         )
+        # Put up five days ago: the band begins there, not at the start of the 7 days.
+        async with world.store.write() as session:
+            await session.execute(
+                update(receivers)
+                .where(receivers.c.id == receiver.id)
+                .values(created_at=now - timedelta(days=5))
+            )
         past = [
             Transition(receiver.id, now - timedelta(days=3), "offline", "online", "test", 1),
             Transition(receiver.id, now - timedelta(days=2), "online", "offline", "test", 1),
@@ -112,6 +121,7 @@ async def test_a_receivers_page_shows_its_chart_health_and_actions(tmp_path: Pat
                 "rs => rs.map(r => [r.getAttribute('class'), Number(r.getAttribute('width'))])"
             )
             assert [state for state, _ in band[:3]] == ["st-offline", "st-online", "st-offline"]
+            assert 220 < band[0][1] < 260  # two days of seven (from day 5 to day 3 back)
             assert 100 < band[1][1] < 130  # one day of seven, in an 836 px wide plot
             points = await chart.locator(".signal polyline").first.get_attribute("points")
             assert points is not None
