@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.store.deliveries import counts_by_occurrence
@@ -301,27 +301,68 @@ async def get_occurrence(session: AsyncSession, occurrence_id: str) -> Occurrenc
     return None if found is None else occurrence_from_row(found)
 
 
+@dataclass(frozen=True)
+class OccurrenceFilter:
+    """Which occurrences a list keeps: `states`, a `priority`, and when they play (or
+    were sent, or made: the first known) within [`since`, `until`)."""
+
+    states: Sequence[str] | None = None
+    priority: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, query: Select[Any]) -> Select[Any]:
+        if self.states is not None:
+            _check_states(self.states)
+            query = query.where(occurrences.c.state.in_(list(self.states)))
+        if self.priority is not None:
+            query = query.where(bulletins.c.priority == self.priority)
+        when = func.coalesce(
+            occurrences.c.play_at, occurrences.c.dispatched_at, occurrences.c.created_at
+        )
+        if self.since is not None:
+            _check_aware(self.since, "since")
+            query = query.where(when >= self.since)
+        if self.until is not None:
+            _check_aware(self.until, "until")
+            query = query.where(when < self.until)
+        return query
+
+
 async def list_occurrences(
-    session: AsyncSession, *, limit: int = 50, states: Sequence[str] | None = None
+    session: AsyncSession,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    states: Sequence[str] | None = None,
+    chosen: OccurrenceFilter | None = None,
 ) -> list[OccurrenceSummary]:
-    """The newest occurrences (of `states` when given), newest first, with delivery counts."""
+    """The newest occurrences (of `states`, or as `chosen` filters), newest first, with
+    delivery counts; `offset` skips that many."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
+    chosen = chosen or OccurrenceFilter(states=states)
     query = (
         select(occurrences, bulletins.c.title, bulletins.c.priority)
         .join(bulletins, bulletins.c.id == occurrences.c.bulletin_id)
         .order_by(occurrences.c.created_at.desc(), occurrences.c.id.desc())
         .limit(limit)
+        .offset(offset)
     )
-    if states is not None:
-        _check_states(states)
-        query = query.where(occurrences.c.state.in_(list(states)))
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(chosen.where(query))).all()
     counts = await counts_by_occurrence(session, [row.id for row in rows])
     return [
         OccurrenceSummary(occurrence_from_row(row), row.title, row.priority, counts[row.id])
         for row in rows
     ]
+
+
+async def count_occurrences(session: AsyncSession, chosen: OccurrenceFilter) -> int:
+    """How many occurrences `chosen` keeps."""
+    query = select(func.count()).select_from(
+        occurrences.join(bulletins, bulletins.c.id == occurrences.c.bulletin_id)
+    )
+    return int((await session.execute(chosen.where(query))).scalar_one())
 
 
 async def due_occurrences(

@@ -40,10 +40,16 @@ from controller.delivery.status import (
     occurrence_report,
 )
 from controller.http.api.contents import operator
-from controller.http.api.paging import Page, PagingQuery, page_of
+from controller.http.api.paging import Page, PagingQuery
 from controller.http.context import Ctx, HttpContext
 from controller.http.problems import FieldError, Problem, invalid
-from controller.store.bulletins import OCCURRENCE_STATES, OccurrenceSummary, list_occurrences
+from controller.store.bulletins import (
+    OCCURRENCE_STATES,
+    OccurrenceFilter,
+    OccurrenceSummary,
+    count_occurrences,
+    list_occurrences,
+)
 from controller.store.registry_rows import load_groups, load_receivers
 from devices.delivery import DELIVERY_STATES, is_terminal
 from devices.registry import GroupTree
@@ -54,8 +60,6 @@ Priority = Literal["emergency", "live", "priority", "normal", "background"]
 Chime = Literal["none", "before", "after", "both"]
 #: Ended without being heard.
 MISSED = ("failed", "rejected", "preempted", "expired", "cancelled")
-#: How many of the newest occurrences the list looks through.
-LIST_WINDOW = 5000
 _RANK: dict[str, int] = {state: index for index, state in enumerate(DELIVERY_STATES)}
 
 
@@ -261,13 +265,6 @@ def occurrence_out(summary: OccurrenceSummary) -> OccurrenceOut:
     )
 
 
-async def latest_occurrences(
-    context: HttpContext, *, limit: int = LIST_WINDOW, states: list[str] | None = None
-) -> list[OccurrenceSummary]:
-    async with context.store.read() as session:
-        return await list_occurrences(session, limit=limit, states=states)
-
-
 @router.get("/bulletins", summary="Occurrences of bulletins, newest first")
 async def list_bulletins(
     context: Ctx,
@@ -291,21 +288,18 @@ async def list_bulletins(
     for name, value in (("from", since), ("to", until)):
         if value is not None and value.utcoffset() is None:
             raise invalid(name, "give an instant with its offset, e.g. 2026-12-01T00:00:00Z")
-    rows = await latest_occurrences(context, states=states)
-    if priority is not None:
-        rows = [row for row in rows if row.priority == priority]
-    if since is not None or until is not None:
-        rows = [row for row in rows if _within(_when(row), since, until)]
-    return page_of([occurrence_out(row) for row in rows], paging)
-
-
-def _when(summary: OccurrenceSummary) -> datetime:
-    occurrence = summary.occurrence
-    return occurrence.play_at or occurrence.dispatched_at or occurrence.created_at
-
-
-def _within(when: datetime, since: datetime | None, until: datetime | None) -> bool:
-    return (since is None or when >= since) and (until is None or when < until)
+    chosen = OccurrenceFilter(states=states, priority=priority, since=since, until=until)
+    async with context.store.read() as session:
+        total = await count_occurrences(session, chosen)
+        rows = await list_occurrences(
+            session, limit=paging.limit, offset=paging.offset, chosen=chosen
+        )
+    return Page[OccurrenceOut](
+        items=[occurrence_out(row) for row in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 async def find_report(context: HttpContext, wanted: str) -> Report:

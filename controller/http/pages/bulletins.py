@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse
 from controller.http.api.bulletins import (
     MISSED,
     find_report,
-    latest_occurrences,
     occurrence_out,
     status_of,
 )
 from controller.http.context import Ctx
 from controller.http.pages.render import render
+from controller.store.bulletins import list_occurrences
 from devices.delivery import DELIVERY_STATES
 
 router = APIRouter(include_in_schema=False)
@@ -38,21 +38,20 @@ async def bulletins_page(
     context: Ctx,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
-    rows = await latest_occurrences(context, limit=page * PER_PAGE + 1)
-    shown = [occurrence_out(row) for row in rows[(page - 1) * PER_PAGE : page * PER_PAGE]]
+    async with context.store.read() as session:
+        rows = await list_occurrences(session, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
     return render(
         request,
         "bulletins.html",
         nav="bulletins",
-        rows=shown,
+        rows=[occurrence_out(row) for row in rows[:PER_PAGE]],
         page=page,
-        more=len(rows) > page * PER_PAGE,
+        more=len(rows) > PER_PAGE,
     )
 
 
 @router.get("/bulletins/{occurrence}", response_class=HTMLResponse)
 async def bulletin_page(request: Request, occurrence: str, context: Ctx) -> HTMLResponse:
-    # Not `status`: `render` takes that as the HTTP status.
     report = await status_of(context, await find_report(context, occurrence))
     counts = dict(report.counts)
     counts["waiting"] = report.waiting

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from controller.store import Store
 from controller.store.bulletins import (
+    OccurrenceFilter,
     Target,
     cancel_bulletin,
+    count_occurrences,
     create_bulletin,
     due_occurrences,
     get_bulletin,
@@ -431,3 +433,31 @@ async def test_0005_keeps_the_order_of_languages_from_then_on(store_url: str) ->
         assert kept == 4
     finally:
         await engine.dispose()
+
+
+async def test_the_listing_filters_by_priority_and_air_time_pages_and_counts(
+    store: Store,
+) -> None:
+    await seed(store)
+    normal = bulletin("n", title="Họp thôn")
+    urgent = bulletin("e", title="Lũ quét", priority="emergency")
+    hours = [occurrence(f"n{i}", normal, T0 + timedelta(hours=i)) for i in range(4)]
+    flood = occurrence("e0", urgent, None, created_at=T0 + timedelta(minutes=30))
+    await add_bulletin(store, normal, *hours)
+    await add_bulletin(store, urgent, flood)
+
+    async with store.read() as session:
+        emergencies = OccurrenceFilter(priority="emergency")
+        assert [s.occurrence.id for s in await list_occurrences(session, chosen=emergencies)] == [
+            flood.id
+        ]
+        # No play_at: the emergency counts by when it was made (T0 + 30 min).
+        first_hour = OccurrenceFilter(since=T0, until=T0 + timedelta(hours=1))
+        in_hour = await list_occurrences(session, chosen=first_hour)
+        assert {s.occurrence.id for s in in_hour} == {hours[0].id, flood.id}
+        assert await count_occurrences(session, first_hour) == 2
+        assert await count_occurrences(session, OccurrenceFilter()) == 5
+        second_page = await list_occurrences(session, limit=2, offset=2)
+        assert len(second_page) == 2
+        with pytest.raises(ValueError, match="since"):
+            await count_occurrences(session, OccurrenceFilter(since=datetime(2026, 12, 1)))  # noqa: DTZ001
