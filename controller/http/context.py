@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from controller.audio.library import AudioLibrary
 from controller.audio.settings import build_library
 from controller.config.model import Config
+from controller.http.problems import Problem
 from controller.live import LiveHub
 from controller.store import Store
 from loa.clock import Clock
@@ -33,7 +34,7 @@ class HttpContext:
     def store(self) -> Store:
         store = self.controller.store
         if store is None:
-            raise RuntimeError("the controller's store is not open")
+            raise _not_running()
         return store
 
     @property
@@ -47,19 +48,19 @@ class HttpContext:
     @property
     def ingest(self) -> ReceiverIngest:
         if self.controller.ingest is None:
-            raise RuntimeError("the controller is not running")
+            raise _not_running()
         return self.controller.ingest
 
     @property
     def delivery(self) -> DeliveryService:
         if self.controller.delivery is None:
-            raise RuntimeError("the controller is not running")
+            raise _not_running()
         return self.controller.delivery
 
     @property
     def link(self) -> MqttLink:
         if self.controller.link is None:
-            raise RuntimeError("the controller is not running")
+            raise _not_running()
         return self.controller.link
 
     @property
@@ -74,6 +75,10 @@ class HttpContext:
         """Something was written that the controller acts on (a bulletin to send, a
         cancel): wake the delivery engine at once instead of at its next poll."""
         self.delivery.wake()
+
+
+def _not_running() -> Problem:
+    return Problem(503, "the controller is starting or stopping; try again in a moment")
 
 
 def get_context(request: Request) -> HttpContext:

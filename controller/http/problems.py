@@ -14,7 +14,7 @@ anything else is a 500 that says to read the controller's log (where its traceba
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -59,6 +59,8 @@ class Problem(Exception):
     detail: str
     title: str | None = None
     errors: Sequence[FieldError] = field(default_factory=tuple)
+    #: HTTP headers the answer must carry (`Allow` on a 405)
+    headers: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)
@@ -106,10 +108,13 @@ def is_api(request: Request) -> bool:
 def problem_response(request: Request, problem: Problem) -> Response:
     """JSON for the API; the HTML error page for the dashboard."""
     if is_api(request):
-        return JSONResponse(
+        response: Response = JSONResponse(
             problem.body(request.url.path), status_code=problem.status, media_type=PROBLEM_JSON
         )
-    return render.error_page(request, problem)
+    else:
+        response = render.error_page(request, problem)
+    response.headers.update(problem.headers or {})
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -128,7 +133,8 @@ def install(app: FastAPI) -> None:
             detail = f"there is nothing at {request.url.path}"
         else:
             detail = str(http.detail)
-        return problem_response(request, Problem(http.status_code, detail))
+        headers = dict(http.headers) if http.headers else None
+        return problem_response(request, Problem(http.status_code, detail, headers=headers))
 
     async def on_loa_error(request: Request, exc: Exception) -> Response:
         return problem_response(request, Problem(422, str(exc)))

@@ -52,18 +52,22 @@ class LoaServer:
         self.controller = Controller(config, clock=clock)
         self.failure: BaseException | None = None
         self.socket = bind(config.http.host, config.http.port)
-        self.port: int = self.socket.getsockname()[1]
-        self.app = create_app(self._lifespan)
-        self._server = _Server(
-            uvicorn.Config(
-                self.app,
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-                ws="none",
-                timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        try:
+            self.port: int = self.socket.getsockname()[1]
+            self.app = create_app(self._lifespan)
+            self._server = _Server(
+                uvicorn.Config(
+                    self.app,
+                    log_config=None,
+                    access_log=False,
+                    lifespan="on",
+                    ws="none",
+                    timeout_graceful_shutdown=GRACEFUL_SECONDS,
+                )
             )
-        )
+        except BaseException:
+            self.socket.close()
+            raise
 
     @property
     def url(self) -> str:

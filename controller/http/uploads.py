@@ -34,6 +34,8 @@ from controller.http.problems import FieldError, Problem
 FRAMING_SLACK = 64 * 1024
 #: The most a text field beside the file may hold.
 MAX_FIELD_BYTES = 16 * 1024
+#: The most text fields beside the file.
+MAX_FIELDS = 32
 MEGABYTE = 1024 * 1024
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -132,12 +134,18 @@ class _Receiver:
             },
         )
         try:
+            received = 0
             async for chunk in request.stream():
+                received += len(chunk)
+                if received > self._limit + FRAMING_SLACK:  # the whole body, fields included
+                    raise _too_large(self._limit_mb, self._file_field, received)
                 if chunk:
                     parser.write(chunk)
                 if self._problem is not None:
                     raise self._problem
             parser.finalize()
+            if self._problem is not None:
+                raise self._problem
         except ClientDisconnect as exc:
             raise Problem(400, "the upload was interrupted before the file arrived whole") from exc
         except MultipartParseError as exc:
@@ -173,11 +181,15 @@ class _Receiver:
         _, options = parse_options_header(self._headers.get("content-disposition", b""))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
-        if filename is not None and self._name == self._file_field and self.upload is None:
-            self._filename = filename.decode("utf-8", "replace")
+        if filename is None:
+            return  # a text field
+        # A file part. Only the first non-empty one in `file_field` is kept; a form sent
+        # with no file chosen has `filename=""`, and other files are dropped unread.
+        self._filename = filename.decode("utf-8", "replace")
+        if self._filename and self._name == self._file_field and self.upload is None:
             path = self._temp / safe_name(self._filename)
             self._out = path.open("wb")
-            self.upload = Upload(path, self._filename or path.name, 0)
+            self.upload = Upload(path, self._filename, 0)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._problem is not None:
@@ -203,6 +215,9 @@ class _Receiver:
             if self.upload is not None:
                 self.upload.size = self._size
         elif self._filename is None and self._name:
+            if len(self.fields) >= MAX_FIELDS and self._name not in self.fields:
+                self._problem = Problem(422, f"more than {MAX_FIELDS} form fields beside the file")
+                return
             self.fields[self._name] = self._value.decode("utf-8", "replace")
 
     def _end(self) -> None:

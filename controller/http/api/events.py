@@ -23,7 +23,7 @@ occurrence changes of that occurrence only).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -31,7 +31,7 @@ from fastapi.responses import StreamingResponse
 
 from controller.http.context import Ctx
 from controller.http.problems import invalid
-from controller.live.hub import LiveEvent, Subscription
+from controller.live.hub import LiveEvent, LiveHub
 
 router = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -59,12 +59,11 @@ async def events(
             return False
         return occurrence is None or event.occurrence in (None, occurrence)
 
-    subscription = context.hub.subscribe(wants)
     # The link's state now, so the page knows it without waiting for a change.
     link = context.link
     first = {"kind": "link", "connected": link.connected.is_set(), "detail": link.last_error}
     return StreamingResponse(
-        _stream(subscription, first if "link" in wanted else None),
+        _stream(context.hub, wants, first if "link" in wanted else None),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -81,8 +80,11 @@ def _kinds(kinds: str | None) -> frozenset[str]:
 
 
 async def _stream(
-    subscription: Subscription, first: dict[str, object] | None
+    hub: LiveHub, wants: Callable[[LiveEvent], bool], first: dict[str, object] | None
 ) -> AsyncIterator[str]:
+    # Subscribed here, inside the `try`, so whatever ends the stream (even before its first
+    # line) unsubscribes it.
+    subscription = hub.subscribe(wants)
     try:
         yield "retry: 2000\n\n"
         if first is not None:

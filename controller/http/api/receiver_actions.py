@@ -18,8 +18,13 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.http.context import Ctx
-from controller.http.problems import not_found
-from controller.maintenance import Maintenance, MaintenanceResult, UnknownReceiver
+from controller.http.problems import Problem, not_found
+from controller.maintenance import (
+    ControllerNotRunning,
+    Maintenance,
+    MaintenanceResult,
+    UnknownReceiver,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["receivers"])
 
@@ -65,6 +70,8 @@ async def set_volume(receiver_id: str, body: VolumeIn, context: Ctx) -> ActionOu
         return _out(await _maintenance(context).set_volume(receiver_id, body.volume))
     except UnknownReceiver as exc:
         raise not_found("receiver", receiver_id) from exc
+    except ControllerNotRunning as exc:
+        raise Problem(503, str(exc)) from exc
 
 
 @router.post(
@@ -79,6 +86,8 @@ async def restart(receiver_id: str, context: Ctx) -> ActionOut:
         return _out(await _maintenance(context).restart(receiver_id))
     except UnknownReceiver as exc:
         raise not_found("receiver", receiver_id) from exc
+    except ControllerNotRunning as exc:
+        raise Problem(503, str(exc)) from exc
 
 
 @router.post(
@@ -93,3 +102,5 @@ async def test_tone(receiver_id: str, context: Ctx) -> ActionOut:
         return _out(await _maintenance(context).test_tone(receiver_id))
     except UnknownReceiver as exc:
         raise not_found("receiver", receiver_id) from exc
+    except ControllerNotRunning as exc:
+        raise Problem(503, str(exc)) from exc

@@ -26,6 +26,9 @@ from schedules.clashes import Clash
 
 router = APIRouter(include_in_schema=False)
 
+#: The years a calendar week may be asked for.
+YEARS = (2000, 2200)
+
 #: calendar state -> its key in `calendar.state.*` and its CSS class
 _STATES: Final = {
     "planned": "planned",
@@ -175,6 +178,9 @@ async def calendar_page(
             day = date.fromisoformat(week.strip())
         except ValueError:
             errors.append(f"week: {week!r} — YYYY-MM-DD")
+        if not YEARS[0] <= day.year <= YEARS[1]:  # the week's arithmetic stays in range
+            errors.append(f"week: {week!r} — {YEARS[0]}..{YEARS[1]}")
+            day = today
     monday = day - timedelta(days=day.weekday())
     begin = datetime.combine(monday, time(), policy.zone).astimezone(UTC)
     end = datetime.combine(monday + timedelta(days=7), time(), policy.zone).astimezone(UTC)

@@ -84,6 +84,8 @@ def render(
         "t": t,
         "lang": t.language,
         "other_lang": "en" if t.language == "vi" else "vi",
+        # This page in the other language, its filters and page kept.
+        "lang_link": _lang_link(request, "en" if t.language == "vi" else "vi"),
         "ctx": context,
         "zone": zone_name,
         "nav": nav,
@@ -102,6 +104,11 @@ def render(
     if request.query_params.get("lang") == t.language:
         response.set_cookie(COOKIE, t.language, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def _lang_link(request: Request, language: str) -> str:
+    url = request.url.include_query_params(lang=language)
+    return f"{url.path}?{url.query}"
 
 
 def error_page(request: Request, problem: Problem) -> Response:

@@ -42,6 +42,10 @@
     const el = form.querySelector('.field-error[data-for="' + field + '"]');
     if (!el) { return false; }
     el.textContent = message; el.hidden = false;
+    el.setAttribute("role", "alert");
+    // A mistake in "more options" must not stay hidden in a closed section.
+    const section = el.closest("details");
+    if (section) { section.open = true; }
     return true;
   }
   function showProblem(error) {
@@ -64,8 +68,8 @@
     const mode = source();
     form.querySelector(".source-text").hidden = mode !== "text";
     form.querySelector(".source-file").hidden = mode !== "file";
-    const matches = prepared && prepared.key === (mode === "text" ? textKey() : prepared.key)
-      && prepared.mode === mode;
+    const matches = prepared && prepared.mode === mode
+      && prepared.key === (mode === "text" ? textKey() : chosenFileKey());
     playerBox.hidden = !matches;
   }
   for (const radio of form.querySelectorAll("input[name=source]")) { radio.addEventListener("change", showSource); }
@@ -117,8 +121,15 @@
     upload(file);
   });
 
+  function chosenFileKey() {
+    const file = form.elements.file && form.elements.file.files[0];
+    return file ? fileKey(file) : null;
+  }
+
   function upload(file) {
     if (uploading) { uploading.abort(); }
+    // Whatever was prepared before is not this file: never send it in its place.
+    if (prepared && prepared.mode === "file") { prepared = null; }
     const box = form.querySelector(".upload");
     const bar = document.getElementById("upload-progress");
     const status = document.getElementById("upload-status");
@@ -252,7 +263,7 @@
       } else {
         data.text = value("text");
       }
-    } else if (prepared && prepared.mode === "file") {
+    } else if (prepared && prepared.mode === "file" && prepared.key === chosenFileKey()) {
       data.contents = [prepared.content.id];
     }
     if (form.querySelector("input[name=when]:checked").value === "at" && priority !== "emergency") {
@@ -279,8 +290,18 @@
     return fine;
   }
 
+  // One send at a time: a second click (or a second emergency) while the first is on its
+  // way would put the bulletin on air twice. The buttons come back only if it failed.
+  let sending = false;
+  const emergencyButton = document.getElementById("emergency");
+  function busy(on) {
+    sending = on;
+    sendButton.disabled = on;
+    emergencyButton.disabled = on;
+  }
   async function send(data) {
-    sendButton.disabled = true;
+    if (sending) { return false; }
+    busy(true);
     sendStatus.textContent = t("broadcast.sending");
     try {
       const sent = await Loa.api("POST", "/api/v1/bulletins", data);
@@ -290,14 +311,14 @@
     } catch (error) {
       sendStatus.textContent = "";
       showProblem(error);
+      busy(false);
       return false;
-    } finally {
-      sendButton.disabled = false;
     }
   }
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (ev.submitter !== sendButton || sending) { return; }  // Enter in a field sends nothing
     clearErrors();
     if (value("priority") === "emergency") { openEmergency(); return; }
     const data = body(value("priority"));
@@ -308,8 +329,13 @@
   /* The emergency: a typed word, and how many receivers it will interrupt. */
   const wordInput = document.getElementById("emergency-word");
   const wordError = document.getElementById("emergency-error");
-  function normalise(text) { return text.normalize("NFC").trim().replace(/\s+/g, " ").toUpperCase(); }
+  // "KHẨN CẤP" or "KHAN CAP" (a keyboard without Vietnamese marks), any case or spacing.
+  function normalise(text) {
+    return text.replace(/[đĐ]/g, "D").normalize("NFD").replace(/\p{M}/gu, "")
+      .trim().replace(/\s+/g, " ").toUpperCase();
+  }
   function openEmergency() {
+    if (sending) { return; }
     clearErrors();
     const data = body("emergency");
     if (!check(data, true)) { showProblem({ message: t("broadcast.error.fix_fields"), problem: { errors: [] } }); return; }
@@ -322,7 +348,7 @@
     dialog.showModal();
     wordInput.focus();
   }
-  document.getElementById("emergency").addEventListener("click", openEmergency);
+  emergencyButton.addEventListener("click", openEmergency);
   document.getElementById("emergency-cancel").addEventListener("click", () => dialog.close());
   document.getElementById("emergency-confirm").addEventListener("click", async () => {
     const typed = normalise(wordInput.value);
@@ -332,6 +358,7 @@
       wordInput.focus();
       return;
     }
+    if (sending) { return; }
     const data = body("emergency");
     if (!data.targets.length) { data.targets = ["all"]; }
     data.confirm = true;

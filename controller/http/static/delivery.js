@@ -41,6 +41,8 @@
     badge.dataset.state = ev.state;
     badge.className = "badge dl-" + ev.state;
     badge.textContent = stateLabel(ev.state);
+    // A receipt from the receiver (accepted and on) shows it is back: no longer "offline".
+    if (rank(ev.state) >= rank("accepted")) { tr.removeAttribute("data-offline"); }
     const offline = tr.hasAttribute("data-offline") && ev.state !== "played" && !MISSED.includes(ev.state);
     const reason = ev.reason || (offline ? t("bulletins.reason.offline") : "");
     for (const cell of tr.querySelectorAll(".reason")) { cell.textContent = reason; }
@@ -119,6 +121,9 @@
     if (moved) { recount(); }
     if (waiting()) { refresh(); }
   }, refresh);
+  // What moved between the server drawing this page and the stream opening is not sent
+  // as events: read the status once the stream is up.
+  setTimeout(refresh, 1000);
 
   const cancel = document.getElementById("cancel");
   if (cancel) {

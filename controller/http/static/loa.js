@@ -80,7 +80,12 @@
           // Changes made while the stream was down were not sent: fetch the page's data again.
           if (broken) { broken = false; resync(); }
         });
-        source.addEventListener("error", () => { setLive(false); broken = true; });
+        source.addEventListener("error", () => {
+          setLive(false); broken = true;
+          // A stream answered with an error (a proxy while the controller restarts) is
+          // not retried by the browser: open it again.
+          if (source.readyState === EventSource.CLOSED) { setTimeout(open, 3000); }
+        });
         source.addEventListener("batch", (msg) => {
           const events = JSON.parse(msg.data);
           const mine = [];
