@@ -23,7 +23,6 @@ from pydantic import BaseModel, Field, field_validator
 from audio.errors import AudioError
 from audio.tts.vietnamese import TextError
 from controller.audio.library import UnknownContent
-from controller.config.model import language_check
 from controller.delivery.plan import TargetError, resolve
 from controller.delivery.requests import (
     Audio,
@@ -40,6 +39,7 @@ from controller.delivery.status import (
     occurrence_report,
 )
 from controller.http.api.contents import operator
+from controller.http.api.fields import Language
 from controller.http.api.paging import Page, PagingQuery
 from controller.http.context import Ctx, HttpContext
 from controller.http.problems import FieldError, Problem, invalid
@@ -72,7 +72,7 @@ class BulletinIn(BaseModel):
         default_factory=list,
         description="stored contents (ids or their first 6+ characters), one per language",
     )
-    language: str | None = Field(
+    language: Language | None = Field(
         None, description="the language of `text`, or of one content sent alone"
     )
     targets: list[str] = Field(
@@ -91,13 +91,6 @@ class BulletinIn(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError("give an instant with its offset, e.g. 2026-12-01T23:00:00Z")
-        return value
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        if value is not None and (expected := language_check(value)) is not None:
-            raise ValueError(f"{value!r} is not valid; expected {expected}")
         return value
 
     @field_validator("targets")

@@ -25,6 +25,7 @@ from audio.store_errors import ContentNotFound
 from audio.tts.vietnamese import TextError
 from controller.audio.library import AudioLibrary, UnknownContent
 from controller.config.model import language_check
+from controller.http.api.fields import Language
 from controller.http.api.paging import Page, PagingQuery, page_of
 from controller.http.context import Ctx, HttpContext
 from controller.http.problems import FieldError, Problem, not_found
@@ -67,7 +68,9 @@ class AddedOut(BaseModel):
 
 class TextIn(BaseModel):
     text: str = Field(min_length=1, max_length=20_000, description="the text to read aloud")
-    language: str | None = Field(None, description="its language (default audio.default_language)")
+    language: Language | None = Field(
+        None, description="its language (default audio.default_language)"
+    )
     title: str | None = Field(None, max_length=200, description="a title for people")
     chime: Chime | None = Field(None, description="the attention chime (default: the config's)")
 
@@ -76,13 +79,6 @@ class TextIn(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("write the text to read aloud")
-        return value
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        if value is not None and (expected := language_check(value)) is not None:
-            raise ValueError(f"{value!r} is not valid; expected {expected}")
         return value
 
 

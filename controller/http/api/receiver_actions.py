@@ -12,6 +12,7 @@ problem, a volume outside 0 to 100 a 422 problem naming `volume`. See
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Literal
 
 from fastapi import APIRouter, status
@@ -55,8 +56,14 @@ def _out(result: MaintenanceResult) -> ActionOut:
     )
 
 
-def _maintenance(context: Ctx) -> Maintenance:
-    return Maintenance.of(context.controller)
+async def _done(receiver_id: str, action: Awaitable[MaintenanceResult]) -> ActionOut:
+    """The action's result, its errors as problems: 404 unknown receiver, 503 not running."""
+    try:
+        return _out(await action)
+    except UnknownReceiver as exc:
+        raise not_found("receiver", receiver_id) from exc
+    except ControllerNotRunning as exc:
+        raise Problem(503, str(exc)) from exc
 
 
 @router.post(
@@ -66,12 +73,9 @@ def _maintenance(context: Ctx) -> Maintenance:
 )
 async def set_volume(receiver_id: str, body: VolumeIn, context: Ctx) -> ActionOut:
     """Send the receiver a signed `volume` command; its next heartbeats report the level."""
-    try:
-        return _out(await _maintenance(context).set_volume(receiver_id, body.volume))
-    except UnknownReceiver as exc:
-        raise not_found("receiver", receiver_id) from exc
-    except ControllerNotRunning as exc:
-        raise Problem(503, str(exc)) from exc
+    return await _done(
+        receiver_id, Maintenance.of(context.controller).set_volume(receiver_id, body.volume)
+    )
 
 
 @router.post(
@@ -82,12 +86,7 @@ async def set_volume(receiver_id: str, body: VolumeIn, context: Ctx) -> ActionOu
 async def restart(receiver_id: str, context: Ctx) -> ActionOut:
     """Send the receiver a signed `restart` command: it goes offline (`reboot`) and comes
     back with a new epoch."""
-    try:
-        return _out(await _maintenance(context).restart(receiver_id))
-    except UnknownReceiver as exc:
-        raise not_found("receiver", receiver_id) from exc
-    except ControllerNotRunning as exc:
-        raise Problem(503, str(exc)) from exc
+    return await _done(receiver_id, Maintenance.of(context.controller).restart(receiver_id))
 
 
 @router.post(
@@ -98,9 +97,4 @@ async def restart(receiver_id: str, context: Ctx) -> ActionOut:
 async def test_tone(receiver_id: str, context: Ctx) -> ActionOut:
     """Send three 1 kHz beeps to this receiver alone as a normal bulletin ("Thử loa"),
     expiring in 10 minutes; `occurrence` follows it to `played`."""
-    try:
-        return _out(await _maintenance(context).test_tone(receiver_id))
-    except UnknownReceiver as exc:
-        raise not_found("receiver", receiver_id) from exc
-    except ControllerNotRunning as exc:
-        raise Problem(503, str(exc)) from exc
+    return await _done(receiver_id, Maintenance.of(context.controller).test_tone(receiver_id))
