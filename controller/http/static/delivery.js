@@ -120,10 +120,7 @@
     }
     if (moved) { recount(); }
     if (waiting()) { refresh(); }
-  }, refresh);
-  // What moved between the server drawing this page and the stream opening is not sent
-  // as events: read the status once the stream is up.
-  setTimeout(refresh, 1000);
+  }, refresh, refresh);  // and once the stream is up: what moved before it is not sent
 
   const cancel = document.getElementById("cancel");
   if (cancel) {

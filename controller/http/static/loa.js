@@ -59,8 +59,9 @@
     /* Follow live events. kinds: ["receiver", "alerts", "delivery", "occurrence", "link"];
        extra: {occurrence: id}; onBatch(events) gets arrays in order; onResync() is called
        when events were missed (the page fell behind, or the stream broke and came back):
-       reload its data; without it, the page reloads. */
-    live(kinds, extra, onBatch, onResync) {
+       reload its data; without it, the page reloads. onOpen() is called when the stream
+       first opens (what moved between the page's drawing and then was not sent). */
+    live(kinds, extra, onBatch, onResync, onOpen) {
       const all = kinds.includes("link") ? kinds : kinds.concat(["link"]);
       const params = new URLSearchParams({ kinds: all.join(",") });
       for (const k in (extra || {})) { params.set(k, extra[k]); }
@@ -78,7 +79,7 @@
         source.addEventListener("open", () => {
           setLive(true);
           // Changes made while the stream was down were not sent: fetch the page's data again.
-          if (broken) { broken = false; resync(); }
+          if (broken) { broken = false; resync(); } else if (onOpen) { onOpen(); }
         });
         source.addEventListener("error", () => {
           setLive(false); broken = true;
