@@ -13,8 +13,6 @@ Usage: `.venv/bin/python bench/controller_health.py [RECEIVERS] [WINDOW_SECONDS]
 from __future__ import annotations
 
 import json
-import os
-import resource
 import signal
 import subprocess
 import sys
@@ -24,23 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from process_rig import cpu_seconds, raise_open_files, rss_kb
+
 from devices.protocol import Topics
 from tests.support.controller import LOA, write_config
 from tests.support.mosquitto import free_port
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def online_count(config: Path) -> int:
@@ -68,8 +54,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def main() -> None:
     receivers = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     window = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(20_000, hard), hard))
+    raise_open_files(20_000)
     topics = Topics("bench")
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
@@ -114,7 +99,7 @@ def main() -> None:
             time.sleep(window)
             c1, b1, t1 = cpu_seconds(serve.pid), cpu_seconds(baseline.pid), time.monotonic()
             still = online_count(config)
-            memory = rss_mb(serve.pid)
+            memory = rss_kb(serve.pid) / 1024
         finally:
             for process in (baseline, sim, serve):
                 if process is not None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from process_rig import cpu_seconds, raise_open_files, rss_kb
 
 from devices.protocol import Topics
 from loa.mqtt import MqttClient
@@ -44,26 +44,6 @@ STEADY_S = {"tcp": 10.0, "mqtt": 15.0, "fleet": 30.0}
 PREFIX = "bench"
 CHILD_TIMEOUT = 90.0
 MAX_OPEN_FILES = 20_000  # this machine's hard limit (RECIPES.md)
-
-
-def raise_open_files(wanted: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft < limit:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-    return limit
-
-
-def rss_kb(pid: int | str = "self") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the child: one scenario --------------------------------------------------------------

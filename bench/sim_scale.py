@@ -31,7 +31,6 @@ import gc
 import json
 import os
 import queue
-import resource
 import signal
 import subprocess
 import sys
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from process_rig import cpu_seconds, raise_open_files, rss_kb
 
 from devices.protocol import Topics
 from devices.registry.file import format_registry
@@ -70,26 +71,6 @@ SHARD_PREFIX = "scale-shard"
 LOA = str(Path(sys.executable).parent / "loa")
 #: A heartbeat's size on the wire (a real one is 300 to 330 bytes of JSON).
 BASELINE_PAYLOAD = b"x" * 320
-
-
-def raise_open_files(wanted: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft < limit:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-    return limit
-
-
-def rss_kb(pid: int | str = "self") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the children of the baseline and fleet scenarios -------------------------------------
