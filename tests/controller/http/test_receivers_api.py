@@ -92,6 +92,12 @@ async def test_receivers_are_listed_filtered_paged_and_grouped(tmp_path: Path) -
             assert problem["errors"][0]["field"] == field, query
 
         # One receiver in full; an unknown one is a 404 problem.
+        # The state is live; transitions reach the store within a second of happening.
+        async def stored_transition() -> bool:
+            found = await get(world, f"/api/v1/receivers/{ids[1]}")
+            return bool(found["transitions"])
+
+        await wait_for(stored_transition, what=f"{ids[1]}'s first transition stored")
         detail = await get(world, f"/api/v1/receivers/{ids[1]}")
         assert detail["id"] == ids[1]
         assert detail["province_id"] == commune.province.id
