@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Final, Literal, Protocol
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +103,16 @@ class ScheduleCheckError(ScheduleStoreError):
 
 class UnknownScheduleError(ScheduleStoreError):
     """No schedule with this id is stored (the message suggests a close one)."""
+
+
+class ScheduleExistsError(ScheduleStoreError):
+    """A schedule to add is already stored, or was added by someone else meanwhile."""
+
+    def __init__(self, schedule_id: str, source: str | None) -> None:
+        self.schedule_id = schedule_id
+        self.source = source
+        origin = f" (from {source})" if source else " by someone else meanwhile"
+        super().__init__(f"schedule {schedule_id!r} exists{origin}; nothing was changed")
 
 
 @dataclass(frozen=True)
@@ -181,8 +192,12 @@ async def apply_schedules(
     prune: bool = False,
     by: str = "",
     rules: ApplyRules | None = None,
+    new_only: bool = False,
 ) -> ApplyResult:
     """Add and update `schedules`; with `prune` remove the ones `source` no longer holds.
+
+    With `new_only` every schedule must be new: one already stored, or stored by another
+    writer while this one runs, raises `ScheduleExistsError` and nothing is written.
 
     With `dry_run` nothing is written and the result says what would change. Applying the
     same schedules again changes nothing (every one is `unchanged`). `rules` (the commune's
@@ -202,6 +217,7 @@ async def apply_schedules(
     async with store.read() if dry_run else store.write() as session:
         schedules = await _checked(session, schedules)
         rows = {row.id: row for row in (await session.execute(select(schedules_table))).all()}
+        _refuse_stored(schedules if new_only else (), rows)
         changes: list[ScheduleChange] = []
         unchanged: list[str] = []
         writes: list[tuple[ScheduleChange, Schedule, str]] = []
@@ -252,9 +268,7 @@ async def apply_schedules(
                         approved_at=None,
                     )
                 if change.action == "added":
-                    await session.execute(
-                        insert(schedules_table).values(id=schedule.id, created_at=at, **values)
-                    )
+                    await _insert(session, schedule.id, at, values)
                 else:
                     await session.execute(
                         update(schedules_table)
@@ -435,6 +449,26 @@ async def delete_schedule(store: Store, schedule_id: str) -> StoredSchedule:
         row = await _row(session, schedule_id)
         await session.execute(delete(schedules_table).where(schedules_table.c.id == schedule_id))
     return stored_from_row(row)
+
+
+def _refuse_stored(schedules: Sequence[Schedule], rows: dict[str, Any]) -> None:
+    """`ScheduleExistsError` for the first of `schedules` already among `rows`."""
+    for schedule in schedules:
+        if schedule.id in rows:
+            raise ScheduleExistsError(schedule.id, rows[schedule.id].source)
+
+
+async def _insert(
+    session: AsyncSession, schedule_id: str, at: datetime, values: dict[str, Any]
+) -> None:
+    """Insert a new schedule; another writer's insert of the same id since this
+    transaction read (PostgreSQL runs writers side by side) is `ScheduleExistsError`."""
+    try:
+        await session.execute(
+            insert(schedules_table).values(id=schedule_id, created_at=at, **values)
+        )
+    except sa_exc.IntegrityError:
+        raise ScheduleExistsError(schedule_id, None) from None
 
 
 async def _row(session: Any, schedule_id: str) -> Any:

@@ -14,6 +14,7 @@ from controller.http.problems import FieldError, Problem, invalid
 from controller.scheduler.policy import PolicyError
 from controller.store.schedules import (
     ScheduleCheckError,
+    ScheduleExistsError,
     ScheduleStoreError,
     schedule_to_dict,
 )
@@ -301,6 +302,12 @@ def refused(exc: ScheduleStoreError | PolicyError) -> Problem:
             return Problem(409, detail, title="Clashes", errors=errors)
         errors = [FieldError(_problem_field(p, "when"), p) for p in exc.problems]
         return Problem(422, "; ".join(exc.problems) + "; nothing was stored", errors=errors)
+    if isinstance(exc, ScheduleExistsError):
+        return Problem(
+            409,
+            f"{exc}; replace it with PUT /api/v1/schedules/{exc.schedule_id}, or give another id",
+            errors=(FieldError("id", "already used"),),
+        )
     if isinstance(exc, ScheduleCheckError):
         errors = [FieldError(_problem_field(p, "request"), p) for p in exc.problems]
         return Problem(422, str(exc).replace("\n", "; "), errors=errors)

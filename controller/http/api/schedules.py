@@ -83,7 +83,9 @@ def _wake(context: HttpContext) -> None:
         scheduler.wake()
 
 
-async def _write(context: HttpContext, schedule: Schedule, body: ScheduleWrite) -> ApplyResult:
+async def _write(
+    context: HttpContext, schedule: Schedule, body: ScheduleWrite, *, new_only: bool = False
+) -> ApplyResult:
     by = (body.by or "").strip() or "dashboard"
     rules = Policy(context.config, force=body.force, can_speak=speakable(context.config))
     try:
@@ -95,6 +97,7 @@ async def _write(context: HttpContext, schedule: Schedule, body: ScheduleWrite) 
             at=context.clock.now(),
             by=by,
             rules=rules,
+            new_only=new_only,
         )
     except (ScheduleStoreError, PolicyError) as exc:
         raise refused(exc) from None
@@ -188,18 +191,7 @@ async def list_all(
 async def create(context: Ctx, body: ScheduleWrite) -> WriteResult:
     """Store a new schedule, judged by the commune's rules (quiet hours, clashes, approval)."""
     schedule = schedule_from_body(body)
-    try:
-        existing = await get_schedule(context.store, schedule.id)
-    except UnknownScheduleError:
-        existing = None
-    if existing is not None:
-        raise Problem(
-            409,
-            f"schedule {schedule.id!r} exists (from {existing.source}); "
-            f"replace it with PUT /api/v1/schedules/{schedule.id}, or give another id",
-            errors=(FieldError("id", "already used"),),
-        )
-    result = await _write(context, schedule, body)
+    result = await _write(context, schedule, body, new_only=True)
     return await _result(context, result, schedule.id)
 
 

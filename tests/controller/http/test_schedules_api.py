@@ -4,6 +4,7 @@ preview, and the week's calendar with its clash marked."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,13 @@ async def test_schedules_crud_rules_and_calendar(tmp_path: Path) -> None:
         gone = await world.api("DELETE", "/api/v1/schedules/cho-phien")
         assert gone.status_code == 404
         assert gone.json()["title"] == "No such schedule"
+
+        # Two operators adding the same new id at once: one gets it, the other is told so.
+        both = await asyncio.gather(
+            post(world, daily("toi", "19:00", title="Bản tin tối một")),
+            post(world, daily("toi", "19:00", title="Bản tin tối hai")),
+        )
+        assert sorted(a.status_code for a in both) == [201, 409], [a.text for a in both]
+        (lost,) = [a for a in both if a.status_code == 409]
+        assert fields(lost) == {"id"}
+        assert "'toi' exists" in lost.json()["detail"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from controller.store import Store
 from controller.store.contents import save_content
@@ -13,6 +16,7 @@ from controller.store.registry import import_registry
 from controller.store.schedules import (
     ScheduleChange,
     ScheduleCheckError,
+    ScheduleExistsError,
     ScheduleStoreError,
     UnknownScheduleError,
     apply_schedules,
@@ -43,6 +47,10 @@ VI_TWIN = "3fa2b1" + "3" * 58
 async def store(store: Store) -> Store:
     """The migrated store with the example registry (commune `tra-linh`) and three contents:
     `apply_schedules` checks targets and contents against them."""
+    return await prepared(store)
+
+
+async def prepared(store: Store) -> Store:
     registry = read_registry(EXAMPLE_YAML)
     await import_registry(store, registry.groups, registry.receivers, dry_run=False, at=AT)
     async with store.write() as session:
@@ -189,6 +197,78 @@ async def test_repeated_ids_apply_nothing(store: Store) -> None:
     with pytest.raises(ScheduleStoreError, match="more than once"):
         await apply_schedules(store, [daily("a"), daily("a")], source="/s", dry_run=False, at=AT)
     assert await list_schedules(store) == []
+
+
+async def test_new_only_refuses_a_stored_id_and_the_loser_of_a_race(store: Store) -> None:
+    await apply_schedules(store, [daily("sang")], source="/s", dry_run=False, at=AT)
+    with pytest.raises(ScheduleExistsError, match=r"'sang' exists \(from /s\)") as stored:
+        await apply_schedules(
+            store,
+            [daily("chieu"), daily("sang")],
+            source="api",
+            dry_run=False,
+            at=LATER,
+            new_only=True,
+        )
+    assert stored.value.schedule_id == "sang"
+    assert [s.schedule.id for s in await list_schedules(store)] == ["sang"]
+
+    # Two writers adding the same id at once: one adds it, the other is told it exists
+    # (on PostgreSQL the loser may already have read the table before the winner wrote).
+    async def add(title: str) -> str:
+        schedule = daily("trua", title=title)
+        try:
+            await apply_schedules(
+                store, [schedule], source="api", dry_run=False, at=LATER, new_only=True
+            )
+        except ScheduleExistsError:
+            return "exists"
+        return "added"
+
+    results = await asyncio.gather(add("một"), add("hai"), add("ba"))
+    assert sorted(results) == ["added", "exists", "exists"]
+    kept = (await get_schedule(store, "trua")).schedule.title
+    assert kept == ["một", "hai", "ba"][results.index("added")]
+
+
+@dataclasses.dataclass
+class _Verdict:
+    approvals: dict[str, str]
+    clash_lines: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class _AddsMeanwhile:
+    """Rules that, while judging, let another writer add the same schedule and commit."""
+
+    store: Store
+
+    async def check(
+        self, session: AsyncSession, changed: Sequence[Schedule], now: datetime
+    ) -> _Verdict:
+        for schedule in changed:
+            await apply_schedules(self.store, [schedule], source="other", dry_run=False, at=now)
+        return _Verdict({s.id: "none" for s in changed})
+
+
+async def test_an_id_added_by_another_writer_meanwhile_is_refused_on_postgresql(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL runs writers side by side: the insert itself finds the other's row."""
+    async with await Store.open(postgres_url) as store:
+        await store.upgrade()
+        await prepared(store)
+        with pytest.raises(ScheduleExistsError, match="'trua' exists by someone else"):
+            await apply_schedules(
+                store,
+                [daily("trua")],
+                source="api",
+                dry_run=False,
+                at=AT,
+                rules=_AddsMeanwhile(store),
+                new_only=True,
+            )
+        assert (await get_schedule(store, "trua")).source == "other"
 
 
 async def test_apply_stores_full_content_ids_and_reapplying_prefixes_changes_nothing(
