@@ -11,10 +11,13 @@ name it was sent with, for titles and messages) and counts its bytes:
 - a client that goes away mid-upload, or a body that ends before its closing boundary,
   leaves nothing behind either (400);
 - the temp folder is removed when the `async with` block ends, whatever happens in it.
+
+The parser (and so the writing to disk) runs in a worker thread, 256 KB at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import secrets
@@ -37,6 +40,8 @@ MAX_FIELD_BYTES = 16 * 1024
 #: The most text fields beside the file.
 MAX_FIELDS = 32
 MEGABYTE = 1024 * 1024
+#: Bytes gathered from the request before they go to the parser (and the disk) at once.
+WRITE_BATCH = 256 * 1024
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
@@ -135,15 +140,17 @@ class _Receiver:
         )
         try:
             received = 0
+            pending = bytearray()
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > self._limit + FRAMING_SLACK:  # the whole body, fields included
                     raise _too_large(self._limit_mb, self._file_field, received)
-                if chunk:
-                    parser.write(chunk)
-                if self._problem is not None:
-                    raise self._problem
-            parser.finalize()
+                pending += chunk
+                if len(pending) >= WRITE_BATCH:
+                    await self._parse(parser, pending)
+                    pending = bytearray()
+            await self._parse(parser, pending)
+            await asyncio.to_thread(parser.finalize)
             if self._problem is not None:
                 raise self._problem
         except ClientDisconnect as exc:
@@ -158,6 +165,14 @@ class _Receiver:
             raise Problem(400, "the upload ended before the file arrived whole; send it again")
         if self.upload is not None:
             self.upload.fields = self.fields
+
+    async def _parse(self, parser: MultipartParser, data: bytearray) -> None:
+        """Feed `data` to the parser in a worker thread: its callbacks write the file, and a
+        slow disk (an SD card) must not hold up the event loop."""
+        if data:
+            await asyncio.to_thread(parser.write, bytes(data))
+        if self._problem is not None:
+            raise self._problem
 
     def _part_begin(self) -> None:
         self._headers = {}
