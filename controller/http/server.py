@@ -2,8 +2,8 @@
 
 The app's lifespan runs the `Controller` (MQTT link, ingest, delivery, scheduler): the
 server accepts requests only once the controller is connected, and on SIGINT/SIGTERM it
-stops taking requests, ends the live streams, then stops the controller within
-`SHUTDOWN_SECONDS`. If the controller cannot start (the broker is unreachable, the store
+stops taking requests, ends the live streams, lets the requests still running finish
+(`GRACEFUL_SECONDS`), then stops the controller within `SHUTDOWN_SECONDS`. If the controller cannot start (the broker is unreachable, the store
 is broken), or stops on its own, the server exits and `serve()` raises that error.
 
 The socket is bound before anything starts, so a port in use is a clear error naming
@@ -83,9 +83,14 @@ class LoaServer:
         return self._server.started
 
     def stop(self) -> None:
-        """Stop serving and stop the controller (safe to call more than once)."""
+        """Stop serving and stop the controller (safe to call more than once).
+
+        Requests already running get `GRACEFUL_SECONDS` to finish with the controller still
+        up; the lifespan stops it after them. A controller still starting is stopped now.
+        """
         self.controller.hub.close()  # the live streams end now, not at the grace timeout
-        self.controller.stop()
+        if not self.controller.ready.is_set():
+            self.controller.stop()
         self._server.should_exit = True
 
     async def run(self) -> None:

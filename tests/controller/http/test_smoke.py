@@ -3,11 +3,15 @@ page in Chromium (the shared fixtures of the dashboard's tests, proven once)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from controller.http.context import Ctx
+from controller.store.schema import receivers
 from tests.support.dashboard import browser, dashboard_world, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -57,3 +61,26 @@ async def test_unknown_paths_are_problems_in_the_api_and_pages(tmp_path: Path) -
             assert await page.locator("h1").inner_text() == "Không tìm thấy"
             await page.goto(world.url + "/no-such-page?lang=en")
             assert await page.locator("h1").inner_text() == "Not found"
+
+
+async def test_a_request_running_when_told_to_stop_is_answered_before_the_controller_stops(
+    tmp_path: Path,
+) -> None:
+    entered = asyncio.Event()
+
+    async def slow(context: Ctx) -> dict[str, int]:
+        entered.set()
+        await asyncio.sleep(0.3)
+        async with context.store.read() as session:
+            counted = await session.execute(select(func.count()).select_from(receivers))
+        return {"receivers": counted.scalar_one()}
+
+    async with dashboard_world(tmp_path, receivers=2, villages=1, start_fleet=False) as world:
+        world.server.app.add_api_route("/api/v1/slow-for-the-test", slow)
+        request = asyncio.create_task(world.api("GET", "/api/v1/slow-for-the-test"))
+        await entered.wait()
+        world.server.stop()
+        answer = await request
+        assert (answer.status_code, answer.json()) == (200, {"receivers": 2})
+        assert not world.server.controller.finished.is_set()
+        await asyncio.wait_for(world.server.controller.finished.wait(), timeout=5)
