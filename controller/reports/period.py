@@ -23,11 +23,19 @@ MAX_DAYS: Final = 366
 
 
 class PeriodError(LoaError):
-    """A period that cannot be reported on; `field` is `from` or `to`."""
+    """A period that cannot be reported on; `field` is `from` or `to`.
 
-    def __init__(self, field: str, problem: str) -> None:
+    `kind` ("not_a_date", "reversed", "too_long") and `params` let a page say it in the
+    reader's language; `problem` says it in English.
+    """
+
+    def __init__(
+        self, field: str, problem: str, kind: str, params: dict[str, str] | None = None
+    ) -> None:
         self.field = field
         self.problem = problem
+        self.kind = kind
+        self.params = params or {}
         super().__init__(f"{field}: {problem}")
 
 
@@ -63,7 +71,10 @@ def _instant(text: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
         instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise PeriodError(
-            field, f"{text!r} is not a date; write YYYY-MM-DD (e.g. 2026-11-01) or ISO 8601"
+            field,
+            f"{text!r} is not a date; write YYYY-MM-DD (e.g. 2026-11-01) or ISO 8601",
+            "not_a_date",
+            {"given": text},
         ) from None
     if instant.utcoffset() is None:
         instant = instant.replace(tzinfo=zone)
@@ -85,13 +96,20 @@ def period_of(
     else:
         start = _instant(given_from, "from", zone, end=False)
     if start >= end:
+        starts = f"{start.astimezone(zone):%Y-%m-%d %H:%M}"
+        ends = f"{end.astimezone(zone):%Y-%m-%d %H:%M}"
         raise PeriodError(
             "from",
-            f"the period starts ({start.astimezone(zone):%Y-%m-%d %H:%M}) after it ends "
-            f"({end.astimezone(zone):%Y-%m-%d %H:%M}); give a `from` before `to`",
+            f"the period starts ({starts}) after it ends ({ends}); give a `from` before `to`",
+            "reversed",
+            {"start": starts, "end": ends},
         )
     if end - start > timedelta(days=MAX_DAYS):
+        days = str((end - start).days)
         raise PeriodError(
-            "to", f"the period spans {(end - start).days} days; give at most {MAX_DAYS} days"
+            "to",
+            f"the period spans {days} days; give at most {MAX_DAYS} days",
+            "too_long",
+            {"days": days, "most": str(MAX_DAYS)},
         )
     return Period(start, end, zone)

@@ -26,6 +26,7 @@ from controller.http.context import Ctx
 from controller.http.i18n import Translator
 from controller.http.pages.render import render, translator
 from controller.http.problems import Problem
+from controller.reports.period import PeriodError, period_of
 from controller.store.registry_rows import load_groups
 
 router = APIRouter(include_in_schema=False)
@@ -121,16 +122,25 @@ async def reports_page(
     commune: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     t = translator(request)
-    errors: list[str] = []
+    #: (field, message) of each mistake; the form keeps what was asked, the report below
+    #: shows the default period (its dates are said under the form).
+    errors: list[tuple[str, str]] = []
     asked = {"from": given_from or "", "to": given_to or "", "commune": commune or ""}
     try:
+        period_of(given_from, given_to, context.zone, context.clock.now())
         as_run: AsRunReport = await as_run_report(context, given_from, given_to, commune)
         uptime: UptimeReport = await uptime_report(context, given_from, given_to)
+    except PeriodError as exc:  # said in the page's language
+        errors = [(exc.field, t(f"reports.error.{exc.kind}", **exc.params))]
     except Problem as problem:
-        errors = [f"{e.field}: {e.message}" for e in problem.errors] or [problem.detail]
+        errors = [
+            (e.field, t("reports.error.commune", given=commune or "") if e.field == "commune"
+             else e.message)
+            for e in problem.errors
+        ] or [("", problem.detail)]  # fmt: skip
+    if errors:
         as_run = await as_run_report(context, None, None, None)
         uptime = await uptime_report(context, None, None)
-        asked = {"from": "", "to": "", "commune": ""}
     zone = context.zone
     first = as_run.start.astimezone(zone).date()
     last_day = (as_run.end - timedelta(microseconds=1)).astimezone(zone).date()

@@ -104,9 +104,21 @@ async def test_calendar_and_reports_pages(tmp_path: Path) -> None:
             await screenshot(page, "reports")
             await no_horizontal_overflow(page)
 
-            # A period that ends before it starts is said next to the form.
+            # A period that ends before it starts is said next to the form, in the page's
+            # language and tied to its field; the form keeps the dates that were asked.
             await page.goto(f"{world.url}/reports?from=2026-03-01&to=2026-02-01")
-            assert "from" in await page.locator(".form-error").inner_text()
+            said = await page.locator(".form-error").inner_text()
+            assert said.startswith("Từ ngày: ngày bắt đầu (2026-03-01 00:00) sau ngày kết thúc")
+            start = page.locator("#r-from")
+            assert await start.input_value() == "2026-03-01"
+            assert await page.locator("#r-to").input_value() == "2026-02-01"
+            assert await start.get_attribute("aria-invalid") == "true"
+            assert await start.get_attribute("aria-describedby") == "err-from"
+            assert await page.locator("#err-from").count() == 1
+            await page.goto(f"{world.url}/reports?from=2025-01-01&to=2026-03-01&lang=en")
+            said = await page.locator(".form-error").inner_text()
+            assert said == "To: the period spans 425 days; at most 366 days"
+            assert await page.locator("#r-to").get_attribute("aria-invalid") == "true"
 
         async with browser(PHONE) as page:
             await page.goto(f"{world.url}/calendar?week={next_week}")
