@@ -37,12 +37,22 @@
   function clearErrors() {
     formError.hidden = true; formError.textContent = "";
     for (const el of form.querySelectorAll(".field-error")) { el.hidden = true; el.textContent = ""; }
+    for (const el of form.querySelectorAll("[aria-invalid]")) {
+      el.removeAttribute("aria-invalid"); el.removeAttribute("aria-describedby");
+    }
   }
   function fieldError(field, message) {
     const el = form.querySelector('.field-error[data-for="' + field + '"]');
     if (!el) { return false; }
     el.textContent = message; el.hidden = false;
     el.setAttribute("role", "alert");
+    // The field itself (not a group of boxes) says it is wrong, and where it says why.
+    el.id = "err-" + field;
+    const control = form.elements[field];
+    if (control && !(control instanceof RadioNodeList)) {
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", el.id);
+    }
     // A mistake in "more options" must not stay hidden in a closed section.
     const section = el.closest("details");
     if (section) { section.open = true; }

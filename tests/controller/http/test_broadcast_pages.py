@@ -82,6 +82,11 @@ async def test_broadcast_to_a_village_and_watch_it_played(tmp_path: Path) -> Non
             error = page.locator('.field-error[data-for="play_at"]')
             await error.wait_for(state="visible")
             assert "in the past" in await error.inner_text()
+            play_at = page.locator("input[name=play_at]")
+            assert await play_at.get_attribute("aria-invalid") == "true"
+            assert await play_at.get_attribute("aria-describedby") == await error.get_attribute(
+                "id"
+            )
             assert await form.locator("textarea[name=text]").input_value() == TEXT
             assert await bulletins() == 0
             await page.check("input[name=when][value=now]")
