@@ -34,6 +34,7 @@ from controller.ingest import ReceiverIngest
 from controller.keys import controller_key
 from controller.live import LiveHub
 from controller.live.sources import LiveSources, alert_policy
+from controller.maintenance import Maintenance
 from controller.mqtt.hooks import HookChain
 from controller.mqtt.link import MqttLink
 from controller.presence import PresenceService
@@ -120,6 +121,7 @@ class Controller:
         self.delivery = delivery
         await delivery.load()
         ingest.on_birth(delivery.birth)
+        await Maintenance.of(self).resume(store, ingest)
         scheduler = SchedulerService(
             store,
             clock=self.clock,

@@ -7,8 +7,9 @@
   both published on the receiver's own `cmd` topic through the delivery engine's
   `Messenger` (`DeliveryService.send`), like its `assign` and `time` commands.
   Receivers connect with a clean session, so a command published while one is away
-  would be lost: for a receiver that is not online the last command of each kind waits
-  here and is signed again (a new id) when the receiver announces itself, unless it has
+  would be lost: for a receiver that is not online the last command of each kind waits,
+  in the store (`controller.store.waiting_commands`, so a controller restart keeps it),
+  and is signed again (a new id) when the receiver announces itself, unless it has
   expired by then (`online: false` in the result says it waits);
 - `test_tone(id)` sends a short tone (three one-second beeps at 1 kHz from the chime
   generator, `audio.chime`, prepared at the configured loudness and stored once in the
@@ -18,7 +19,8 @@
 
 Every action is recorded as a controller event of kind `maintenance`. A receiver that
 is not registered is `UnknownReceiver`; a controller that is not running is
-`ControllerNotRunning`.
+`ControllerNotRunning`. The controller calls `resume()` as it starts, which loads the
+commands still waiting and listens for receivers coming back.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ from controller.audio.settings import build_library
 from controller.delivery.requests import Audio, SendRequest, send_bulletin
 from controller.store.events import record_event
 from controller.store.registry_rows import load_groups, load_receivers
+from controller.store.waiting_commands import (
+    WaitingCommand,
+    forget_waiting,
+    keep_waiting,
+    load_waiting,
+)
 from devices.protocol.command_bodies import Restart, SetVolume
 from devices.protocol.receiver import ReceiverBirth
 from loa.errors import LoaError
@@ -112,6 +120,7 @@ class Maintenance:
         self._controller = controller
         self._waiting: dict[tuple[str, str], _Waiting] = {}
         self._listening: ReceiverIngest | None = None
+        self._forgetting: set[asyncio.Task[None]] = set()
         self._tone: str | None = None
         self._tone_lock = asyncio.Lock()
 
@@ -122,6 +131,20 @@ class Maintenance:
         if found is None:
             found = _INSTANCES[controller] = cls(controller)
         return found
+
+    async def resume(self, store: Store, ingest: ReceiverIngest) -> None:
+        """As the controller starts: load the commands still waiting for their receivers
+        and send each when its receiver announces itself to `ingest`."""
+        waiting = await load_waiting(store, self._controller.clock.now())
+        self._waiting = {
+            (w.receiver_id, w.kind): _Waiting(_body(w.kind, w.fields), w.expires_at)
+            for w in waiting
+        }
+        if self._listening is not ingest:
+            self._listening = ingest
+            ingest.on_birth(self._birth)
+        if waiting:
+            log.info("%d maintenance command(s) wait for their receivers", len(waiting))
 
     @property
     def waiting(self) -> dict[str, tuple[str, ...]]:
@@ -189,16 +212,19 @@ class Maintenance:
     ) -> MaintenanceResult:
         store, ingest, delivery = self._running()
         await self._require(store, receiver_id)
-        self._listen(ingest)
         now = self._controller.clock.now()
         expires = now + valid
         online = ingest.is_online(receiver_id)
         kind: MaintenanceCommand = "volume" if isinstance(body, SetVolume) else "restart"
         if online:
-            self._waiting.pop((receiver_id, kind), None)
+            if self._waiting.pop((receiver_id, kind), None) is not None:
+                await forget_waiting(store, receiver_id, [kind])
             command_id = delivery.send.command("rx", receiver_id, body, expires)
             detail = {**detail, "command_id": command_id}
         else:
+            await keep_waiting(
+                store, WaitingCommand(receiver_id, kind, body.fields(), now, expires)
+            )
             self._waiting[(receiver_id, kind)] = _Waiting(body, expires)
             log.info(
                 "%s is not online: its %s command waits until it comes back", receiver_id, kind
@@ -207,26 +233,31 @@ class Maintenance:
         await self._record(store, result, {**detail, "expires": expires.isoformat()}, now)
         return result
 
-    def _listen(self, ingest: ReceiverIngest) -> None:
-        """Hear births from `ingest` (again after a controller restart made a new one)."""
-        if self._listening is not ingest:
-            self._listening = ingest
-            self._waiting.clear()  # kept for the ingest that is gone
-            ingest.on_birth(self._birth)
-
     def _birth(self, birth: ReceiverBirth) -> None:
         """A receiver is back: send what waits for it, if it has not expired."""
-        delivery = self._controller.delivery
-        if delivery is None:
+        delivery, store = self._controller.delivery, self._controller.store
+        if delivery is None or store is None:
             return
         now = self._controller.clock.now()
-        for key in [key for key in self._waiting if key[0] == birth.id]:
-            waiting = self._waiting.pop(key)
+        kinds = [key[1] for key in self._waiting if key[0] == birth.id]
+        for kind in kinds:
+            waiting = self._waiting.pop((birth.id, kind))
             if waiting.expires <= now:
-                log.info("%s is back after its %s command expired; not sent", birth.id, key[1])
+                log.info("%s is back after its %s command expired; not sent", birth.id, kind)
                 continue
             command_id = delivery.send.command("rx", birth.id, waiting.body, waiting.expires)
-            log.info("%s is back: sent its waiting %s command %s", birth.id, key[1], command_id)
+            log.info("%s is back: sent its waiting %s command %s", birth.id, kind, command_id)
+        if kinds:
+            task = asyncio.create_task(self._forget(store, birth.id, kinds))
+            self._forgetting.add(task)
+            task.add_done_callback(self._forgetting.discard)
+
+    @staticmethod
+    async def _forget(store: Store, receiver_id: str, kinds: list[str]) -> None:
+        try:
+            await forget_waiting(store, receiver_id, kinds)
+        except LoaError as exc:  # sent already; a restart would send a volume again
+            log.error("cannot forget %s's sent commands %s: %s", receiver_id, kinds, exc)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -274,3 +305,10 @@ class Maintenance:
             **detail,
         }
         await record_event(store, self._controller.config.broker.client_id, EVENT_KIND, event, at)
+
+
+def _body(kind: str, fields: dict[str, Any]) -> SetVolume | Restart:
+    """A waiting command's body again, from its kind and stored fields."""
+    if kind == "volume":
+        return SetVolume(**fields)
+    return Restart(**fields)

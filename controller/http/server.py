@@ -3,8 +3,9 @@
 The app's lifespan runs the `Controller` (MQTT link, ingest, delivery, scheduler): the
 server accepts requests only once the controller is connected, and on SIGINT/SIGTERM it
 stops taking requests, ends the live streams, lets the requests still running finish
-(`GRACEFUL_SECONDS`), then stops the controller within `SHUTDOWN_SECONDS`. If the controller cannot start (the broker is unreachable, the store
-is broken), or stops on its own, the server exits and `serve()` raises that error.
+(`GRACEFUL_SECONDS`), then stops the controller within `SHUTDOWN_SECONDS`. If the
+controller cannot start (the broker is unreachable, the store is broken), or stops on its
+own, the server exits and `serve()` raises that error.
 
 The socket is bound before anything starts, so a port in use is a clear error naming
 `http.port`. Port 0 takes any free port; the address is logged either way.

@@ -192,6 +192,24 @@ receiver_samples = Table(
     Index("ix_receiver_samples_at", "at"),
 )
 
+#: Maintenance commands (`controller.maintenance`) asked for a receiver that was not online,
+#: waiting for it to come back: the latest of each kind, with the command's own fields as
+#: JSON, until it is sent or expires. Kept here so a controller restart does not lose them.
+waiting_commands = Table(
+    "waiting_commands",
+    metadata,
+    Column(
+        "receiver_id",
+        String(40),
+        ForeignKey("receivers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", String(16), primary_key=True),
+    Column("fields", Text, nullable=False),
+    Column("asked_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 #: Receivers heard on the broker that are not in the registry, waiting to be adopted.
 unregistered_receivers = Table(
     "unregistered_receivers",

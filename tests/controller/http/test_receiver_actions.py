@@ -3,13 +3,17 @@ test tone, and the problems for an unknown receiver or a volume out of range."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from controller.http.server import LoaServer
 from controller.maintenance import Maintenance
 from controller.store.deliveries import load_deliveries
 from controller.store.events import list_events
+from controller.store.waiting_commands import load_waiting
 from tests.support.dashboard import DashboardWorld, dashboard_world, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -108,3 +112,44 @@ async def test_volume_restart_and_test_tone_reach_the_receiver(tmp_path: Path) -
         events = [e for e in await list_events(world.store) if e.kind == "maintenance"]
         actions = [(e.detail or {}).get("action") for e in reversed(events)]
         assert actions == ["volume", "restart", "test-tone", "volume"]
+
+
+async def test_a_volume_waiting_for_a_receiver_survives_a_controller_restart(
+    tmp_path: Path,
+) -> None:
+    async with dashboard_world(tmp_path, receivers=2, villages=1, heartbeat_s=10) as world:
+        ingest = world.server.controller.ingest
+        assert ingest is not None
+        away = world.receivers[0].id
+        world.fleet[away].kill()
+        await wait_for(lambda: not ingest.is_online(away), 10, f"{away} offline")
+        answer = await world.api("POST", f"/api/v1/receivers/{away}/volume", json={"volume": 15})
+        assert (answer.status_code, answer.json()["online"]) == (202, False)
+
+        # The commune office loses power: the controller stops, and starts again.
+        world.server.stop()
+        await asyncio.wait_for(world.server.controller.finished.wait(), 10)
+        again = LoaServer(world.config)
+        running = asyncio.create_task(again.run(), name="loa-serve-again")
+        try:
+            await wait_for(lambda: again.started, 20, "the controller started again")
+            assert Maintenance.of(again.controller).waiting == {away: ("volume",)}
+            world.fleet[away].power_on()
+
+            def volume() -> object:
+                health = None if again.controller.ingest is None else (
+                    again.controller.ingest.health(away)
+                )  # fmt: skip
+                telemetry = None if health is None else health.telemetry
+                return None if telemetry is None else telemetry.get("volume")
+
+            await wait_for(lambda: volume() == 15, 30, f"{away} reporting volume 15")
+            assert Maintenance.of(again.controller).waiting == {}
+
+            async def forgotten() -> bool:
+                return await load_waiting(world.store, datetime.now(UTC)) == []
+
+            await wait_for(forgotten, 5, "the sent command gone from the store")
+        finally:
+            again.stop()
+            await asyncio.wait_for(running, 10)
