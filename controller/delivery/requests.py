@@ -63,7 +63,18 @@ _SHORT = 12  # characters of a content id in messages, as `loa audio list` shows
 
 
 class RequestError(LoaError):
-    """A bulletin request that cannot be sent as asked: the message says which part."""
+    """A bulletin request that cannot be sent as asked: the message says which part.
+
+    `code` and `params`, where set, name the mistake for a page that says it in the
+    reader's language (`in_the_past`, `quiet_hours`); the message is the CLI's English.
+    """
+
+    def __init__(
+        self, message: str, *, code: str | None = None, params: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +160,12 @@ async def send_bulletin(
     now = clock.now()
     play_at = request.play_at
     if play_at is not None and play_at < now - timedelta(seconds=5):
-        raise RequestError(f"--at {play_at.isoformat()} is in the past")
+        local = play_at.astimezone(ZoneInfo(config.time_zone))
+        raise RequestError(
+            f"--at {play_at.isoformat()} is in the past",
+            code="in_the_past",
+            params={"at": f"{local:%H:%M %d/%m/%Y}"},
+        )
     if request.priority != "emergency":
         _check_quiet_hours(config, tree, targeted, play_at or now)
     stored = await _stored(library, request)
@@ -219,7 +235,9 @@ def _check_quiet_hours(
         if hours.contains(local.time()):
             raise RequestError(
                 f"{local:%H:%M} is in the quiet hours of {where} ({hours}): only emergencies "
-                "may sound then; send it --at a later time, or with --priority emergency"
+                "may sound then; send it --at a later time, or with --priority emergency",
+                code="quiet_hours",
+                params={"time": f"{local:%H:%M}", "where": where, "hours": str(hours)},
             )
 
 

@@ -3,7 +3,8 @@
 The API answers every error with a JSON problem document (RFC 9457,
 `application/problem+json`): `title` (what kind of error), `detail` (what was wrong,
 where, and what to do), `status`, `instance` (the path) and, for forms and query
-strings, `errors`: one `{field, message}` per mistake. A page shows the same in a
+strings, `errors`: one `{field, message}` per mistake, with `code` and `params` where
+the mistake has a name a page can say in its own language. A page shows the same in a
 readable error page (in the person's language for the errors the dashboard knows).
 
 Raise `Problem` from a handler for an error a person can fix. Validation errors from
@@ -13,6 +14,7 @@ anything else is a 500 that says to read the controller's log (where its traceba
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +51,9 @@ class FieldError:
 
     field: str
     message: str
+    #: names the mistake for a page that says it in its own language (with `params`)
+    code: str | None = None
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -74,7 +79,7 @@ class Problem(Exception):
             "instance": instance,
         }
         if self.errors:
-            body["errors"] = [{"field": e.field, "message": e.message} for e in self.errors]
+            body["errors"] = [_error(e) for e in self.errors]
         return body
 
 
@@ -149,3 +154,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(LoaError, on_loa_error)
     app.add_exception_handler(Exception, on_anything)
+
+
+def _error(error: FieldError) -> dict[str, Any]:
+    shown: dict[str, Any] = {"field": error.field, "message": error.message}
+    if error.code is not None:
+        shown.update(code=error.code, params=dict(error.params))
+    return shown

@@ -205,7 +205,8 @@ async def send(body: BulletinIn, context: Ctx) -> SentOut:
     except (TextError, AudioError) as exc:
         raise invalid("text", str(exc)) from exc
     except RequestError as exc:
-        raise Problem(422, str(exc), errors=(FieldError(_field_of(str(exc)), str(exc)),)) from exc
+        error = FieldError(_field_of(str(exc)), str(exc), exc.code, exc.params)
+        raise Problem(422, str(exc), errors=(error,)) from exc
     context.woken()
     return sent_out(sent)
 

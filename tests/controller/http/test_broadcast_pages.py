@@ -81,7 +81,7 @@ async def test_broadcast_to_a_village_and_watch_it_played(tmp_path: Path) -> Non
             await page.click("button#send")
             error = page.locator('.field-error[data-for="play_at"]')
             await error.wait_for(state="visible")
-            assert "in the past" in await error.inner_text()
+            assert "Giờ phát 06:00 01/01/2020 đã qua" in await error.inner_text()
             play_at = page.locator("input[name=play_at]")
             assert await play_at.get_attribute("aria-invalid") == "true"
             assert await play_at.get_attribute("aria-describedby") == await error.get_attribute(

@@ -105,6 +105,9 @@ async def test_send_follow_refuse_and_cancel(tmp_path: Path) -> None:
         assert "quiet hours" in problem["detail"]
         assert "only emergencies may sound then" in problem["detail"]
         assert problem["errors"][0]["field"] == "play_at"
+        # Named, with its figures, for the pages to say in their own language.
+        assert problem["errors"][0]["code"] == "quiet_hours"
+        assert set(problem["errors"][0]["params"]) == {"time", "where", "hours"}
 
         # A bulletin for later, then cancelled (once).
         at = datetime.now(UTC) + timedelta(minutes=30)
@@ -179,6 +182,7 @@ async def test_unknown_ids_and_bad_fields(tmp_path: Path) -> None:
         assert status == 422
         assert "is in the past" in body["detail"]
         assert body["errors"][0]["field"] == "play_at"
+        assert body["errors"][0]["code"] == "in_the_past"
         status, body = await problem(
             "POST", post, json={"text": "Xin chào", "targets": [village], "expires": "soon"}
         )
