@@ -47,6 +47,12 @@
       }
       return text;
     },
+    /* A receiver's signal as the pages' server side writes it (receivers_macros.html). */
+    signal(ev) {
+      if (ev.rsrp_dbm != null) { return ev.rsrp_dbm + " dBm"; }
+      if (ev.rssi_dbm != null) { return ev.rssi_dbm + " dBm RSSI"; }
+      return "–";
+    },
     /* "5 phút trước" / "5 min ago". */
     ago(iso) {
       if (!iso) { return t("common.never"); }

@@ -27,8 +27,7 @@
     set("cause", Loa.cause(ev.cause));
     const heard = field("last_heard");
     if (heard) { heard.dataset.at = ev.last_heard || ""; heard.textContent = ago(ev.last_heard); }
-    const dbm = ev.rsrp_dbm != null ? ev.rsrp_dbm + " dBm (RSRP)" : ev.rssi_dbm != null ? ev.rssi_dbm + " dBm (RSSI)" : "–";
-    set("signal", dbm + (ev.network ? " · " + ev.network : ""));
+    set("signal", Loa.signal(ev) + (ev.network ? " · " + ev.network : ""));
     if (ev.power) {
       const key = "receivers.power." + ev.power;
       const name = Loa.t(key) === key ? ev.power : Loa.t(key);

@@ -23,11 +23,6 @@
   }
 
   const ago = Loa.ago;
-  function signal(ev) {
-    if (ev.rsrp_dbm != null) { return ev.rsrp_dbm + " dBm"; }
-    if (ev.rssi_dbm != null) { return ev.rssi_dbm + " dBm RSSI"; }
-    return "–";
-  }
   function power(ev) {
     if (!ev.power) { return "–"; }
     const key = "receivers.power." + ev.power;
@@ -63,7 +58,7 @@
       const heard = tr.querySelector(".heard");
       heard.dataset.at = ev.last_heard || "";
       heard.textContent = ago(ev.last_heard);
-      tr.querySelector(".sig").textContent = signal(ev);
+      tr.querySelector(".sig").textContent = Loa.signal(ev);
       tr.querySelector(".pow").textContent = power(ev);
     }
     if (circle && circle.getAttribute("class") !== "st-" + ev.state) {
