@@ -18,8 +18,9 @@ from typing import Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.delivery.requests import RequestError
 from controller.http.context import Ctx
-from controller.http.problems import Problem, not_found
+from controller.http.problems import FieldError, Problem, not_found
 from controller.maintenance import (
     ControllerNotRunning,
     Maintenance,
@@ -64,6 +65,9 @@ async def _done(receiver_id: str, action: Awaitable[MaintenanceResult]) -> Actio
         raise not_found("receiver", receiver_id) from exc
     except ControllerNotRunning as exc:
         raise Problem(503, str(exc)) from exc
+    except RequestError as exc:  # the test tone, refused as any bulletin (quiet hours)
+        error = FieldError("action", str(exc), exc.code, exc.params)
+        raise Problem(422, str(exc), errors=(error,)) from exc
 
 
 @router.post(

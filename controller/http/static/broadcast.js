@@ -58,17 +58,12 @@
     if (section) { section.open = true; }
     return true;
   }
-  /* A mistake the server names (code) in the page's language; else its own words. */
-  function said(e) {
-    const key = "broadcast.server." + e.code;
-    return e.code && t(key) !== key ? t(key, e.params || {}) : e.message;
-  }
   function showProblem(error) {
     const problem = error.problem || {};
     let placed = false;
     for (const e of (problem.errors || [])) {
       const field = e.field === "contents" && source() === "file" ? "file" : e.field;
-      placed = fieldError(field === "contents" ? "text" : field, said(e)) || placed;
+      placed = fieldError(field === "contents" ? "text" : field, Loa.said(e)) || placed;
     }
     if (!placed || !(problem.errors || []).length) {
       formError.textContent = t("broadcast.error.prefix") + " " + (error.message || t("common.error.title"));

@@ -47,6 +47,12 @@
       }
       return text;
     },
+    /* One of a problem's errors ({field, message, code, params}) in the page's language
+       where the server named the mistake (common.server.*), else in the server's words. */
+    said(e) {
+      const key = "common.server." + e.code;
+      return e.code && t(key) !== key ? t(key, e.params || {}) : e.message;
+    },
     /* A receiver's signal as the pages' server side writes it (receivers_macros.html). */
     signal(ev) {
       if (ev.rsrp_dbm != null) { return ev.rsrp_dbm + " dBm"; }

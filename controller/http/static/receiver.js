@@ -77,7 +77,8 @@
       const key = answer && answer.online === false ? "receivers.action.sent_offline" : "receivers.action.sent_online";
       show(Loa.t(key, { command: (answer && answer.command) || action }), false);
     } catch (error) {
-      show(Loa.t("receivers.action.failed", { detail: error.message }), true);
+      const first = ((error.problem && error.problem.errors) || [])[0];
+      show(Loa.t("receivers.action.failed", { detail: first ? Loa.said(first) : error.message }), true);
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
       if (button) { button.focus(); }

@@ -4,8 +4,9 @@ test tone, and the problems for an unknown receiver or a volume out of range."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,9 +15,17 @@ from controller.maintenance import Maintenance
 from controller.store.deliveries import load_deliveries
 from controller.store.events import list_events
 from controller.store.waiting_commands import load_waiting
-from tests.support.dashboard import DashboardWorld, dashboard_world, wait_for
+from tests.support.dashboard import (
+    DESKTOP,
+    DashboardWorld,
+    browser,
+    dashboard_world,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _volume(world: DashboardWorld, receiver_id: str) -> object:
@@ -153,3 +162,32 @@ async def test_a_volume_waiting_for_a_receiver_survives_a_controller_restart(
         finally:
             again.stop()
             await asyncio.wait_for(running, 10)
+
+
+async def test_a_test_tone_in_quiet_hours_is_refused_and_the_page_says_why(
+    tmp_path: Path,
+) -> None:
+    local = datetime.now(UTC).astimezone(ZONE)
+    window = f"{local - timedelta(hours=1):%H:%M}-{local + timedelta(hours=1):%H:%M}"
+    async with dashboard_world(
+        tmp_path,
+        receivers=1,
+        villages=1,
+        start_fleet=False,
+        schedules={"quiet_hours": window},
+    ) as world:
+        rx = world.receivers[0].id
+        answer = await world.api("POST", f"/api/v1/receivers/{rx}/test-tone")
+        assert answer.status_code == 422, answer.text
+        (error,) = answer.json()["errors"]
+        assert (error["field"], error["code"]) == ("action", "quiet_hours")
+        assert "only emergencies may sound then" in error["message"]
+
+        async with browser(DESKTOP) as page:
+            await page.goto(f"{world.url}/receivers/{rx}")
+            await page.click("button[data-action=test-tone]")
+            result = page.locator("#action-result.error")
+            await result.wait_for(state="visible")
+            said = await result.inner_text()
+            assert "nằm trong giờ yên lặng" in said, said
+            assert f"({window})" in said, said
