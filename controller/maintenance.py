@@ -222,16 +222,31 @@ class Maintenance:
             command_id = delivery.send.command("rx", receiver_id, body, expires)
             detail = {**detail, "command_id": command_id}
         else:
-            await keep_waiting(
-                store, WaitingCommand(receiver_id, kind, body.fields(), now, expires)
-            )
-            self._waiting[(receiver_id, kind)] = _Waiting(body, expires)
+            await self._wait(store, WaitingCommand(receiver_id, kind, body.fields(), now, expires))
             log.info(
                 "%s is not online: its %s command waits until it comes back", receiver_id, kind
             )
         result = MaintenanceResult(receiver_id, kind, online)
         await self._record(store, result, {**detail, "expires": expires.isoformat()}, now)
         return result
+
+    async def _wait(self, store: Store, command: WaitingCommand) -> None:
+        """Keep `command` until its receiver is back: in memory first (a birth while the
+        store is written still finds it), then in the store. If the store fails, what
+        waited before still does, and the error goes to the technician."""
+        key = (command.receiver_id, command.kind)
+        before = self._waiting.get(key)
+        waiting = _Waiting(_body(command.kind, command.fields), command.expires_at)
+        self._waiting[key] = waiting
+        try:
+            await keep_waiting(store, command)
+        except LoaError:
+            if self._waiting.get(key) is waiting:
+                if before is None:
+                    del self._waiting[key]
+                else:
+                    self._waiting[key] = before
+            raise
 
     def _birth(self, birth: ReceiverBirth) -> None:
         """A receiver is back: send what waits for it, if it has not expired."""
