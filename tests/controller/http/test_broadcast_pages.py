@@ -56,6 +56,14 @@ async def test_broadcast_to_a_village_and_watch_it_played(tmp_path: Path) -> Non
             await screenshot(page, "broadcast")
             await no_horizontal_overflow(page)
             form = page.locator("form#broadcast")
+            # The commune's languages by name (a generated commune speaks Tày, Nùng and Vietnamese).
+            spoken = {language for r in world.receivers for language in r.languages}
+            names = {
+                await option.get_attribute("value"): await option.inner_text()
+                for option in await form.locator("select[name=language] option").all()
+            }
+            known = {"vi": "Tiếng Việt", "tay": "Tiếng Tày", "nung": "Tiếng Nùng"}
+            assert {code: names[code] for code in spoken} == {c: known[c] for c in spoken}
             await form.locator("input[name=title]").fill("Họp thôn")
             await form.locator("textarea[name=text]").fill(TEXT)
 
