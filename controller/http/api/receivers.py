@@ -19,9 +19,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from controller.http.api.paging import Page, PagingQuery, page_of
+from controller.http.api.receiver_models import (
+    AlertItem,
+    HistoryOut,
+    ReceiverDetailOut,
+    ReceiverOut,
+    ReceiverUptimeOut,
+    UptimesOut,
+)
 from controller.http.context import Ctx, HttpContext
 from controller.http.problems import invalid, not_found
 from controller.live.sources import alert_data, alert_policy, health_data, receiver_data
@@ -46,107 +53,6 @@ router = APIRouter(prefix="/api/v1", tags=["receivers"])
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 #: The longest period `history` and `uptime` look back.
 MAX_DAYS = 30.0
-
-
-class AlertOut(BaseModel):
-    kind: str
-    severity: str
-    message: str
-    since: str | None
-
-
-class ReceiverOut(BaseModel):
-    """A receiver: where it is (registry) and how it is now (live health, alerts)."""
-
-    id: str
-    name: str
-    village_id: str
-    village_name: str
-    commune_id: str | None
-    commune_name: str | None
-    lat: float | None
-    lon: float | None
-    languages: list[str]
-    groups: list[str]
-    state: str
-    since: str | None
-    cause: str
-    last_heard: str | None
-    rsrp_dbm: int | None
-    rssi_dbm: int | None
-    network: str | None
-    power: str | None
-    battery_v: float | None
-    volume: int | None
-    playing: Any
-    firmware: str | None
-    alerts: list[AlertOut]
-
-
-class TransitionOut(BaseModel):
-    at: str
-    from_state: str
-    to_state: str
-    cause: str
-
-
-class ReceiverDetailOut(ReceiverOut):
-    """Everything about one receiver."""
-
-    province_id: str | None
-    province_name: str | None
-    group_names: list[str]
-    speakers: int
-    installed: str | None
-    notes: str
-    heartbeat_s: int
-    capabilities: list[str]
-    telemetry: dict[str, Any] | None
-    telemetry_at: str | None
-    registered_at: str
-    #: The newest state changes, newest first.
-    transitions: list[TransitionOut]
-
-
-class SampleOut(BaseModel):
-    at: str
-    state: str
-    rsrp_dbm: int | None
-    rssi_dbm: int | None
-    battery_v: float | None
-
-
-class HistoryOut(BaseModel):
-    receiver: str
-    start: str = Field(serialization_alias="from")
-    end: str = Field(serialization_alias="to")
-    #: The link state when the period began.
-    state_at_start: str
-    transitions: list[TransitionOut]
-    samples: list[SampleOut]
-
-
-class UptimeOut(BaseModel):
-    id: str
-    uptime: float
-    changes: int
-
-
-class ReceiverUptimeOut(UptimeOut):
-    start: str = Field(serialization_alias="from")
-    end: str = Field(serialization_alias="to")
-
-
-class UptimesOut(BaseModel):
-    start: str = Field(serialization_alias="from")
-    end: str = Field(serialization_alias="to")
-    receivers: list[UptimeOut]
-
-
-class AlertItem(AlertOut):
-    receiver: str
-    name: str | None
-    village_name: str | None
 
 
 # Building the views (the pages use these too)
