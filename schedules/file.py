@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
-from yaml.constructor import SafeConstructor
 
-from loa.errors import LoaError
-from schedules.file_when import WhenReader, line_of, mapping, scalar
+from loa.yaml_reader import FileProblems, Problem, YamlReader, line_of, scalar
+from schedules.file_when import WhenReader, mapping
 from schedules.model import FIELD_CHECKS, Schedule, ScheduleError, check_languages
 
 __all__ = ["SCHEDULE_KEYS", "ScheduleFileError", "parse_schedules", "read_schedules"]
@@ -45,26 +44,9 @@ _REQUIRED: Final = ("id", "title", "when", "targets")
 _TEXT_KEYS: Final = ("id", "title", "targets", "priority", "chime")
 _SUFFIXES: Final = (".yaml", ".yml")
 
-#: libyaml's loader when PyYAML was built with it: composing is ~5x faster (5,000 schedules:
-#: 0.56 s instead of 2.7 s) and its nodes carry the same line marks.
-_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-#: A problem: the file, its line (None: the whole file), and what is wrong.
-Problem = tuple[str, int | None, str]
-
-
-class ScheduleFileError(LoaError):
+class ScheduleFileError(FileProblems):
     """Schedule files with problems; `problems` holds every one, in file and line order."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p[0], p[1] or 0))
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        return [
-            f"{source}: {problem}" if line is None else f"{source}:{line}: {problem}"
-            for source, line, problem in self.problems
-        ]
 
 
 def read_schedules(path: Path) -> list[Schedule]:
@@ -105,20 +87,15 @@ def parse_schedules(texts: Iterable[tuple[str, str]]) -> list[Schedule]:
     return reader.schedules
 
 
-class _Reader:
+class _Reader(YamlReader):
     def __init__(self) -> None:
-        self.problems: list[Problem] = []
+        super().__init__()
         self.schedules: list[Schedule] = []
         self.ids: dict[str, tuple[str, int]] = {}
-        self.source = ""
-        self._constructor = SafeConstructor()
-
-    def error(self, line: int | None, problem: str) -> None:
-        self.problems.append((self.source, line, problem))
 
     def read_file(self, source: str, text: str) -> None:
         self.source = source
-        root = self.compose(text)
+        root = self.compose(text, "start it with `schedules:` and a list")
         if root is None:
             return
         top = mapping(root, "a schedule file", ("schedules",), self.error)
@@ -132,22 +109,6 @@ class _Reader:
                 self.schedule(node)
         elif not (isinstance(items, yaml.ScalarNode) and scalar(items) is None):
             self.error(line_of(items), "`schedules` must be a list (items start with `- `)")
-
-    def compose(self, text: str) -> yaml.Node | None:
-        """The file's node tree (every value keeps its line), or None after an error."""
-        try:
-            root = yaml.compose(text, Loader=_LOADER)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            problem = exc.problem or exc.context or "syntax error"
-            self.error(None if mark is None else mark.line + 1, f"not valid YAML: {problem}")
-            return None
-        except yaml.YAMLError as exc:
-            self.error(None, f"not valid YAML: {exc}")
-            return None
-        if root is None:
-            self.error(None, "the file is empty; start it with `schedules:` and a list")
-        return root
 
     def schedule(self, node: yaml.Node) -> None:
         before = len(self.problems)
@@ -224,12 +185,6 @@ class _Reader:
                 for k, v in node.value
             }
         return self.build(node)
-
-    def build(self, node: yaml.Node) -> Any:
-        try:
-            return self._constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError):
-            return node.value if isinstance(node, yaml.ScalarNode) else None
 
     @staticmethod
     def line(keys: dict[str, yaml.Node], node: yaml.Node, field: str) -> int:

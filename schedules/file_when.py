@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from loa.yaml_reader import line_of, scalar
 from schedules.errors import RecurrenceError
 from schedules.recurrence import Cron, Daily, MonthlyNth, Once, Recurrence, Weekly, parse_date
 from schedules.recurrence import parse_time as _parse_time
@@ -51,7 +52,6 @@ WEEKDAYS: Final[dict[str, int]] = {
 }
 _DAY_RULE: Final = "a weekday mon, tue, wed, thu, fri, sat, sun (or t2..t7, cn)"
 _NTH: Final[dict[str, int]] = {"1": 1, "2": 2, "3": 3, "4": 4, "last": -1, "-1": -1}
-_NULL: Final = "tag:yaml.org,2002:null"
 _ONE_DIGIT_HOUR: Final = re.compile(r"^(\d:\d\d)")
 
 Report = Callable[[int, str], None]
@@ -60,10 +60,6 @@ Report = Callable[[int, str], None]
 def parse_time(text: str, field: str) -> time:
     """A time of day; `7:30` is read as `07:30`, as people write it."""
     return _parse_time(_ONE_DIGIT_HOUR.sub(r"0\1", text.strip()), field)
-
-
-def line_of(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
 
 
 def unknown_key(key: str, what: str, allowed: Sequence[str]) -> str:
@@ -96,13 +92,6 @@ def mapping(
             continue
         found[key] = value_node
     return found
-
-
-def scalar(node: yaml.Node) -> str | None:
-    """A scalar's text exactly as written (None for an empty value or a non-scalar)."""
-    if not isinstance(node, yaml.ScalarNode) or (node.tag == _NULL and node.style is None):
-        return None
-    return str(node.value).strip()
 
 
 def text_list(node: yaml.Node) -> list[tuple[str | None, yaml.Node]]:

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 import yaml
-from yaml.constructor import SafeConstructor
 
 from devices.ids import ID_RULE, is_valid_id
 from devices.protocol.priority import PRIORITIES
 from devices.protocol.receiver import MAX_HEARTBEAT_S
-from loa.errors import LoaError
+from loa.yaml_reader import FileProblems, Problem, YamlReader, line_of, scalar
 from simulators.commune import COMMUNES
 from simulators.scenario.model import (
     EXPECTATION_KINDS,
@@ -65,29 +64,14 @@ FLEET_KEYS: Final = ("generate", "registry", "heartbeat_s", "ramp_per_s", "clock
 GENERATE_KEYS: Final = ("communes", "villages", "receivers")
 BULLETIN_KEYS: Final = ("at_s", "to", "text", "lang", "priority", "play_in_s", "expires_in_s")
 CONTROLLERS: Final = ("in-process", "external")
-_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_NULL: Final = "tag:yaml.org,2002:null"
 _NUMBER_TAGS: Final = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _SELECTION_RULE: Final = (
     "all, a percentage (30%), a fraction (0.3), a count (2) or a list of receiver ids"
 )
 
-#: A problem: the file, its line (None: the whole file), and what is wrong.
-Problem = tuple[str, int | None, str]
 
-
-class ScenarioFileError(LoaError):
+class ScenarioFileError(FileProblems):
     """A scenario file with problems; `problems` holds every one, in line order."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p[0], p[1] or 0))
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        return [
-            f"{source}: {problem}" if line is None else f"{source}:{line}: {problem}"
-            for source, line, problem in self.problems
-        ]
 
 
 def read_scenario(path: Path) -> Scenario:
@@ -142,55 +126,29 @@ def check_receivers(scenario: Scenario, fleet_ids: Iterable[str]) -> None:
         raise ScenarioFileError(problems)
 
 
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _scalar(node: yaml.Node) -> str | None:
-    """A scalar's text exactly as written (None for an empty value or a non-scalar)."""
-    if not isinstance(node, yaml.ScalarNode) or (node.tag == _NULL and node.style is None):
-        return None
-    return str(node.value).strip()
-
-
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(choices)}"
 
 
-class _Reader:
+class _Reader(YamlReader):
     """Reads one file; every problem goes to `problems` and reading goes on."""
 
     def __init__(self, source: str, base: Path | None) -> None:
-        self.source = source
+        super().__init__(source)
         self.base = base
-        self.problems: list[Problem] = []
         self.duration: float | None = None
-        self._constructor = SafeConstructor()
-
-    def error(self, line: int | None, problem: str) -> None:
-        self.problems.append((self.source, line, problem))
 
     def read(self, text: str) -> Scenario | None:
-        try:
-            root = yaml.compose(text, Loader=_LOADER)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            problem = exc.problem or exc.context or "syntax error"
-            self.error(None if mark is None else mark.line + 1, f"not valid YAML: {problem}")
-            return None
-        except yaml.YAMLError as exc:
-            self.error(None, f"not valid YAML: {exc}")
-            return None
+        root = self.compose(text, "start it with `scenario: NAME`")
         if root is None:
-            self.error(None, "the file is empty; start it with `scenario: NAME`")
             return None
         keys = self.mapping(root, "a scenario file", TOP_KEYS)
         if keys is None:
             return None
         for key in ("scenario", "duration_s", "fleet"):
             if key not in keys:
-                self.error(_line(root), f"the scenario has no {key}; add `{key}:`")
+                self.error(line_of(root), f"the scenario has no {key}; add `{key}:`")
         name = self.name(keys["scenario"]) if "scenario" in keys else None
         if "duration_s" in keys:
             self.duration = self.number(keys["duration_s"], "duration_s", "positive")
@@ -200,7 +158,7 @@ class _Reader:
             controller = self.choice(keys["controller"], "controller", CONTROLLERS) or controller
         if controller == "external":
             self.error(
-                _line(keys["controller"]),
+                line_of(keys["controller"]),
                 "controller: external is not run yet: a scenario brings its own broker and "
                 "controller (in-process); to put faults on a fleet of your own `loa serve`, "
                 "run `loa sim --registry FILE` and type them",
@@ -208,14 +166,14 @@ class _Reader:
         bulletins = [self.bulletin(n) for n in self.items(keys, "bulletins")]
         if bulletins and controller == "external":
             self.error(
-                _line(keys["bulletins"]),
+                line_of(keys["bulletins"]),
                 "bulletins need `controller: in-process`: with an external controller, "
                 "send them with `loa bulletin send` yourself",
             )
         faults = [self.fault(n) for n in self.items(keys, "faults")]
         expect = [self.expectation(n) for n in self.items(keys, "expect")]
         seed = self.integer(keys["seed"], "seed", 0, None) if "seed" in keys else 1
-        description = (_scalar(keys["description"]) or "") if "description" in keys else ""
+        description = (scalar(keys["description"]) or "") if "description" in keys else ""
         if self.problems or name is None or self.duration is None or fleet is None:
             return None
         return Scenario(
@@ -234,9 +192,9 @@ class _Reader:
     # -- sections --------------------------------------------------------------------------
 
     def name(self, node: yaml.Node) -> str | None:
-        name = _scalar(node)
+        name = scalar(node)
         if not is_valid_id(name):
-            self.error(_line(node), f"scenario: {name!r} is not a name; expected {ID_RULE}")
+            self.error(line_of(node), f"scenario: {name!r} is not a name; expected {ID_RULE}")
             return None
         return name
 
@@ -247,7 +205,7 @@ class _Reader:
         sources = [key for key in ("generate", "registry") if key in keys]
         if len(sources) != 1:
             self.error(
-                _line(node),
+                line_of(node),
                 "fleet needs one of generate ({communes: 1, villages: 6, receivers: 30}) "
                 "or registry (a registry file)",
             )
@@ -288,11 +246,11 @@ class _Reader:
         if communes is None or villages is None or receivers is None:
             return None
         if communes > len(COMMUNES):
-            self.error(_line(keys["communes"]), f"generate.communes: at most {len(COMMUNES)}")
+            self.error(line_of(keys["communes"]), f"generate.communes: at most {len(COMMUNES)}")
             return None
         if not communes <= villages <= receivers:
             self.error(
-                _line(node),
+                line_of(node),
                 f"generate: every commune needs a village and every village a receiver, so "
                 f"communes <= villages <= receivers (not {communes}, {villages}, {receivers})",
             )
@@ -300,13 +258,13 @@ class _Reader:
         return GeneratedFleet(communes, villages, receivers)
 
     def registry(self, node: yaml.Node) -> RegistryFleet | None:
-        text = _scalar(node)
+        text = scalar(node)
         if not text:
-            self.error(_line(node), "registry: give the path of a registry file (YAML or CSV)")
+            self.error(line_of(node), "registry: give the path of a registry file (YAML or CSV)")
             return None
         path = Path(text) if self.base is None else self.base / text
         if self.base is not None and not path.is_file():
-            self.error(_line(node), f"registry: {str(path)!r} not found (relative to this file)")
+            self.error(line_of(node), f"registry: {str(path)!r} not found (relative to this file)")
             return None
         return RegistryFleet(path)
 
@@ -316,16 +274,16 @@ class _Reader:
             return None
         before = len(self.problems)
         at_s = self.at(keys, node, "bulletin")
-        text = _scalar(keys["text"]) if "text" in keys else None
+        text = scalar(keys["text"]) if "text" in keys else None
         if not text:
-            self.error(_line(keys.get("text", node)), "bulletin has no text; add `text: ...`")
-        to = _scalar(keys["to"]) if "to" in keys else "all"
+            self.error(line_of(keys.get("text", node)), "bulletin has no text; add `text: ...`")
+        to = scalar(keys["to"]) if "to" in keys else "all"
         if not to:
-            self.error(_line(keys["to"]), "bulletin: to: give all, or receiver and group ids")
+            self.error(line_of(keys["to"]), "bulletin: to: give all, or receiver and group ids")
         priority = "normal"
         if "priority" in keys:
             priority = self.choice(keys["priority"], "bulletin: priority", PRIORITIES) or priority
-        lang = _scalar(keys["lang"]) if "lang" in keys else None
+        lang = scalar(keys["lang"]) if "lang" in keys else None
         play_in = expires_in = None
         if "play_in_s" in keys:
             play_in = self.number(keys["play_in_s"], "bulletin: play_in_s", "seconds")
@@ -334,7 +292,7 @@ class _Reader:
         if len(self.problems) != before or at_s is None or not text or not to:
             return None
         return Bulletin(
-            at_s, text, to, cast("Any", priority), lang, play_in, expires_in, line=_line(node)
+            at_s, text, to, cast("Any", priority), lang, play_in, expires_in, line=line_of(node)
         )
 
     def fault(self, node: yaml.Node) -> Fault | None:
@@ -342,13 +300,13 @@ class _Reader:
         if keys is None:
             return None
         before = len(self.problems)
-        kind = _scalar(keys["kind"]) if "kind" in keys else None
+        kind = scalar(keys["kind"]) if "kind" in keys else None
         spec = FAULT_KINDS.get(kind or "")
         if kind is None:
-            self.error(_line(node), f"fault has no kind; add `kind:` ({', '.join(FAULT_KINDS)})")
+            self.error(line_of(node), f"fault has no kind; add `kind:` ({', '.join(FAULT_KINDS)})")
         elif spec is None:
             self.error(
-                _line(keys["kind"]),
+                line_of(keys["kind"]),
                 f"unknown fault kind {kind!r}; {_did_you_mean(kind, list(FAULT_KINDS))}",
             )
         at_s = self.at(keys, node, kind or "fault")
@@ -358,14 +316,14 @@ class _Reader:
         allowed += ["receivers"] * spec.targets + ["for_s"] * spec.lasting
         for key, key_node in keys.items():
             if key not in allowed:
-                self.error(_line(key_node), self.misplaced(spec.name, key, allowed))
+                self.error(line_of(key_node), self.misplaced(spec.name, key, allowed))
         receivers: Selection | None = None
         if spec.targets:
             if "receivers" in keys:
                 receivers = self.selection(keys["receivers"], spec.name)
             else:
                 self.error(
-                    _line(node),
+                    line_of(node),
                     f"{spec.name} has no receivers; add `receivers:` ({_SELECTION_RULE})",
                 )
         params = self.params(keys, node, spec.name, spec.params)
@@ -384,15 +342,15 @@ class _Reader:
             self.ends(at_s, down, keys["down_s"], "broker_restart: down_s", "shorten it")
         if len(self.problems) != before or at_s is None or params is None:
             return None
-        return Fault(spec.name, at_s, receivers, for_s, params, line=_line(node))
+        return Fault(spec.name, at_s, receivers, for_s, params, line=line_of(node))
 
     def expectation(self, node: yaml.Node) -> Expectation | None:
         keys = self.mapping(node, "an expectation", None)
         if keys is None:
             return None
-        kind = _scalar(keys["kind"]) if "kind" in keys else None
+        kind = scalar(keys["kind"]) if "kind" in keys else None
         if kind is None or kind not in EXPECTATION_KINDS:
-            where = _line(keys["kind"]) if "kind" in keys else _line(node)
+            where = line_of(keys["kind"]) if "kind" in keys else line_of(node)
             known = list(EXPECTATION_KINDS)
             hint = _did_you_mean(kind, known) if kind else f"add `kind:` ({', '.join(known)})"
             what = f"unknown expectation kind {kind!r}" if kind else "expectation has no kind"
@@ -402,23 +360,23 @@ class _Reader:
         allowed = ["kind", *(p.name for p in spec)]
         for key, key_node in keys.items():
             if key not in allowed:
-                self.error(_line(key_node), self.misplaced(kind, key, allowed))
+                self.error(line_of(key_node), self.misplaced(kind, key, allowed))
         params = self.params(keys, node, kind, spec)
         if params is None or any(key not in allowed for key in keys):
             return None
-        return Expectation(kind, params, line=_line(node))
+        return Expectation(kind, params, line=line_of(node))
 
     # -- values ----------------------------------------------------------------------------
 
     def at(self, keys: dict[str, yaml.Node], node: yaml.Node, who: str) -> float | None:
         """The `at_s` of a fault or bulletin: required, >= 0, within the run."""
         if "at_s" not in keys:
-            self.error(_line(node), f"{who} has no at_s; add `at_s:` (seconds from the start)")
+            self.error(line_of(node), f"{who} has no at_s; add `at_s:` (seconds from the start)")
             return None
         at_s = self.number(keys["at_s"], f"{who}: at_s", "seconds")
         if at_s is not None and self.duration is not None and at_s > self.duration:
             self.error(
-                _line(keys["at_s"]),
+                line_of(keys["at_s"]),
                 f"{who}: at_s: {at_s:g} s is after the end of the run "
                 f"(duration_s: {self.duration:g})",
             )
@@ -431,7 +389,7 @@ class _Reader:
             return
         if at_s + length > self.duration:
             self.error(
-                _line(node),
+                line_of(node),
                 f"{what}: {length:g} s from at_s {at_s:g} ends at {at_s + length:g} s, after "
                 "the end of the run "
                 f"(duration_s: {self.duration:g}); {fix}",
@@ -446,7 +404,7 @@ class _Reader:
             if param.name in keys:
                 value = self.param(keys[param.name], param, f"{who}: {param.name}")
             elif param.default is None:
-                self.error(_line(node), f"{who} has no {param.name}; add `{param.name}:`")
+                self.error(line_of(node), f"{who} has no {param.name}; add `{param.name}:`")
                 value = None
             else:
                 value = param.default
@@ -466,7 +424,7 @@ class _Reader:
         return self.number(node, what, param.type)
 
     def selection(self, node: yaml.Node, who: str) -> Selection | None:
-        line, text = _line(node), _scalar(node)
+        line, text = line_of(node), scalar(node)
         if isinstance(node, yaml.SequenceNode):
             return self.listed(node, who)
         if text == "all":
@@ -484,40 +442,40 @@ class _Reader:
         ids: list[str] = []
         lines: list[int] = []
         for item in node.value:
-            text = _scalar(item)
+            text = scalar(item)
             if not is_valid_id(text):
                 self.error(
-                    _line(item),
+                    line_of(item),
                     f"{who}: receivers: {text!r} is not a receiver id; expected {ID_RULE}",
                 )
             elif text in ids:
-                self.error(_line(item), f"{who}: receivers: {text!r} is listed twice")
+                self.error(line_of(item), f"{who}: receivers: {text!r} is listed twice")
             else:
                 ids.append(cast("str", text))
-                lines.append(_line(item))
+                lines.append(line_of(item))
         if not node.value:
-            self.error(_line(node), f"{who}: receivers: the list is empty; name at least one")
+            self.error(line_of(node), f"{who}: receivers: the list is empty; name at least one")
         if len(ids) != len(node.value) or not ids:
             return None
-        return Listed(tuple(ids), tuple(lines), _line(node))
+        return Listed(tuple(ids), tuple(lines), line_of(node))
 
     def share(self, node: yaml.Node, what: str, hint: str = "") -> float | None:
         """A fraction 0 < f <= 1 or a percentage `5%` (as a fraction)."""
-        text = _scalar(node) or ""
+        text = scalar(node) or ""
         percent = text.endswith("%")
         value = self.to_number(text[:-1] if percent else node)
         if value is None:
             self.error(
-                _line(node), f"{what}: {text!r} is not a fraction (0.3) or a percentage (30%)"
+                line_of(node), f"{what}: {text!r} is not a fraction (0.3) or a percentage (30%)"
             )
             return None
         value = value / 100 if percent else value
         if value > 1:
             over = f"{text} is over 100%" if percent else f"{text} is a fraction over 1"
-            self.error(_line(node), f"{what}: {over}; write a share up to 1 (or 100%){hint}")
+            self.error(line_of(node), f"{what}: {over}; write a share up to 1 (or 100%){hint}")
             return None
         if value <= 0:
-            self.error(_line(node), f"{what}: {text} is not above 0")
+            self.error(line_of(node), f"{what}: {text} is not above 0")
             return None
         return value
 
@@ -535,7 +493,7 @@ class _Reader:
         ):
             shown = self.build(node)
             self.error(
-                _line(node),
+                line_of(node),
                 f"{what}: {shown!r} is not [low, high] seconds with 0 < low <= high, "
                 "like [30, 120]",
             )
@@ -545,37 +503,37 @@ class _Reader:
     def number(self, node: yaml.Node, what: str, rule: str) -> float | None:
         """A number under `rule`: seconds/amount >= 0, positive > 0, signed any."""
         value = self.to_number(node)
-        text = _scalar(node)
+        text = scalar(node)
         if value is None:
             unit = " of seconds" if rule == "seconds" else ""
-            self.error(_line(node), f"{what}: {text!r} is not a number{unit}")
+            self.error(line_of(node), f"{what}: {text!r} is not a number{unit}")
         elif value < 0 and rule in ("seconds", "amount", "positive"):
             hint = "; times are seconds from the start of the run" if rule == "seconds" else ""
-            self.error(_line(node), f"{what}: {text} is negative{hint}")
+            self.error(line_of(node), f"{what}: {text} is negative{hint}")
         elif value == 0 and rule == "positive":
-            self.error(_line(node), f"{what}: must be above 0")
+            self.error(line_of(node), f"{what}: must be above 0")
         else:
             return value
         return None
 
     def integer(self, node: yaml.Node, what: str, low: int, high: int | None) -> int | None:
-        text = _scalar(node)
+        text = scalar(node)
         value = self.build(node) if node.tag == _NUMBER_TAGS[0] else None
         if not isinstance(value, int) or isinstance(value, bool):
-            self.error(_line(node), f"{what}: {text!r} is not a whole number")
+            self.error(line_of(node), f"{what}: {text!r} is not a whole number")
             return None
         if value < low or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
-            self.error(_line(node), f"{what}: {value} is not {bounds}")
+            self.error(line_of(node), f"{what}: {value} is not {bounds}")
             return None
         return value
 
     def choice(self, node: yaml.Node, what: str, choices: Sequence[str]) -> str | None:
-        text = _scalar(node)
+        text = scalar(node)
         if text in choices:
             return text
         self.error(
-            _line(node), f"{what}: {text!r} is not valid; {_did_you_mean(text or '', choices)}"
+            line_of(node), f"{what}: {text!r} is not valid; {_did_you_mean(text or '', choices)}"
         )
         return None
 
@@ -594,21 +552,15 @@ class _Reader:
             return None
         return float(value) if math.isfinite(value) else None
 
-    def build(self, node: yaml.Node) -> Any:
-        try:
-            return self._constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError):
-            return node.value if isinstance(node, yaml.ScalarNode) else None
-
     # -- structure -------------------------------------------------------------------------
 
     def items(self, keys: dict[str, yaml.Node], key: str) -> list[yaml.Node]:
         """The items of an optional list; a value that is not a list is reported."""
         node = keys.get(key)
-        if node is None or (isinstance(node, yaml.ScalarNode) and _scalar(node) is None):
+        if node is None or (isinstance(node, yaml.ScalarNode) and scalar(node) is None):
             return []
         if not isinstance(node, yaml.SequenceNode):
-            self.error(_line(node), f"`{key}` must be a list (items start with `- `)")
+            self.error(line_of(node), f"`{key}` must be a list (items start with `- `)")
             return []
         return list(node.value)
 
@@ -618,13 +570,13 @@ class _Reader:
         """The value nodes by key; repeated keys (and with `allowed`, unknown ones) reported."""
         if not isinstance(node, yaml.MappingNode):
             keys = f" ({', '.join(allowed)})" if allowed else ""
-            self.error(_line(node), f"{what} must be a mapping of keys{keys}")
+            self.error(line_of(node), f"{what} must be a mapping of keys{keys}")
             return None
         found: dict[str, yaml.Node] = {}
         lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            line = _line(key_node)
+            line = line_of(key_node)
             if key in lines:
                 self.error(
                     line,
