@@ -1,4 +1,7 @@
-"""`loa devices import | list | show | adopt`: the receiver registry.
+"""`loa devices import | list | show | adopt`: the receiver registry;
+`loa devices volume | restart | test-tone`: a technician's actions on one receiver, done
+by the running `loa serve` (`controller.cli.server_api`), which signs the command and keeps
+it for a receiver that is away.
 
 Times shown to people are in the configured `time_zone`; `--json` gives UTC
 instants (`2026-11-30T01:00:00.000Z`). A registry file with problems prints one
@@ -70,6 +73,28 @@ def add_parser(
     adopt.add_argument("--name", metavar="N", help="its name (default: its id)")
     adopt.add_argument("--json", action="store_true", help="print JSON")
     adopt.set_defaults(run=run_adopt)
+
+    volume = actions.add_parser(
+        "volume", parents=[common], help="set a receiver's standing volume (through loa serve)"
+    )
+    volume.add_argument("id", metavar="ID")
+    volume.add_argument("percent", type=_percent, metavar="PERCENT", help="0 to 100")
+    volume.add_argument("--json", action="store_true", help="print JSON")
+    volume.set_defaults(run=run_action, action_name="volume")
+
+    restart = actions.add_parser(
+        "restart", parents=[common], help="reboot a receiver (through loa serve)"
+    )
+    restart.add_argument("id", metavar="ID")
+    restart.add_argument("--json", action="store_true", help="print JSON")
+    restart.set_defaults(run=run_action, action_name="restart")
+
+    tone = actions.add_parser(
+        "test-tone", parents=[common], help="play the test tone on one receiver (through loa serve)"
+    )
+    tone.add_argument("id", metavar="ID")
+    tone.add_argument("--json", action="store_true", help="print JSON")
+    tone.set_defaults(run=run_action, action_name="test-tone")
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -185,3 +210,58 @@ def run_adopt(args: argparse.Namespace) -> int:
             "add it to the registry file too, so that the file stays the whole list"
         )
     return 0
+
+
+def run_action(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    from controller.cli.server_api import call
+
+    config = load_config(args.config)
+    action: str = args.action_name
+    body = {"volume": args.percent} if action == "volume" else None
+    answer = call(config, "POST", f"/api/v1/receivers/{quote(args.id, safe='')}/{action}", body)
+    if args.json:
+        emit_json(answer)
+    else:
+        emit_text(action_text(answer, args.percent if action == "volume" else None))
+    return 0
+
+
+def action_text(answer: dict[str, Any], volume: int | None) -> str:
+    """What was done, for a technician (the API's `ActionOut`)."""
+    from controller.maintenance import RESTART_VALID, TEST_TONE_VALID, VOLUME_VALID
+
+    receiver, command, online = answer["receiver"], answer["command"], answer["online"]
+    if command == "test-tone":
+        occurrence = answer["occurrence"]
+        later = "" if online else (
+            f"; it is not online, and plays if it is back within {_span(TEST_TONE_VALID)}"
+        )  # fmt: skip
+        return (
+            f"{receiver}: test tone sent as occurrence {occurrence}{later}; "
+            f"follow it with `loa bulletin status {occurrence}`"
+        )
+    what = f"volume {volume} %" if command == "volume" else "restart"
+    if online:
+        return f"{receiver}: {what} sent"
+    valid = VOLUME_VALID if command == "volume" else RESTART_VALID
+    return (
+        f"{receiver} is not online: the {what} waits until it comes back "
+        f"(for {_span(valid)}, across controller restarts)"
+    )
+
+
+def _span(length: Any) -> str:
+    minutes = int(length.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 and minutes >= 60 else f"{minutes} min"
+
+
+def _percent(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to 100") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not from 0 to 100")
+    return value
