@@ -50,6 +50,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from loa.ports import free_port
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paho.mqtt.client as paho
@@ -75,13 +77,6 @@ MAX_OPEN_FILES = 20_000
 
 
 # -- used by the parent: the broker, the recording, the raw publisher --------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def raise_open_files() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(MAX_OPEN_FILES, hard)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from controller.keys import read_public_key
 from controller.store import Store
 from controller.store.registry import import_registry
 from devices.registry import Group, Receiver, read_registry
+from loa.ports import free_port
 from simulators.commune import generate_commune
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
 from simulators.fleet import Fleet
@@ -105,13 +105,6 @@ def fleet_registry(scenario: Scenario, seed: int) -> tuple[list[Group], list[Rec
     return list(groups.values()), receivers
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _config(folder: Path, port: int) -> Config:
     """The controller's config, written under `folder` (made if missing)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,7 +137,7 @@ async def world_running(
     """Start the world of `scenario` under `folder` (see the module docstring)."""
     if groups is None or receivers is None:
         groups, receivers = fleet_registry(scenario, seed)
-    config = _config(folder, _free_port())
+    config = _config(folder, free_port())
     broker = EmbeddedBroker(config.broker, config.data_dir)
     await broker.start()
     try:

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from devices.registry import Receiver
 from simulators.commune import GeneratedCommune, generate_commune
 from simulators.config import BrokerAddress, ReceiverSpec, SimSettings
 from simulators.fleet import Fleet
+from tests.support.mosquitto import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("LOA_ARTIFACTS", ROOT / "build"))
@@ -79,13 +79,6 @@ class DashboardWorld:
     async def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A request to the running server (`path` from `/`)."""
         return await self.client.request(method, path, **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def dashboard_config(folder: Path, broker_port: int, **sections: Any) -> Config:

@@ -37,6 +37,7 @@ from controller.broker.mosquitto_conf import (
     render,
     write_password_file,
 )
+from loa import ports
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
@@ -46,11 +47,9 @@ _POLL = 0.01
 
 
 def free_port(host: str = HOST) -> int:
-    """A TCP port that nothing listens on right now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A TCP port that nothing listens on right now, outside the ephemeral range
+    (`loa.ports`: an outgoing connection of a test beside it cannot take it)."""
+    return ports.free_port(host)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.controller import one_error_line, run_loa
-from tests.support.dashboard import DashboardWorld, dashboard_world, free_port, wait_for
+from tests.support.dashboard import DashboardWorld, dashboard_world, wait_for
+from tests.support.mosquitto import free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
