@@ -78,7 +78,7 @@
       show(Loa.t(key, { command: (answer && answer.command) || action }), false);
     } catch (error) {
       const first = ((error.problem && error.problem.errors) || [])[0];
-      show(Loa.t("receivers.action.failed", { detail: first ? Loa.said(first) : error.message }), true);
+      show(Loa.t("receivers.action.failed", { detail: first && first.code ? Loa.said(first) : error.message }), true);
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
       if (button) { button.focus(); }
