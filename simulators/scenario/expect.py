@@ -102,7 +102,8 @@ def _played_each(
             ended = [h.state for h in plays.get(receiver, ())]
             if ended.count("played") != 1:
                 why = "/".join(ended) if ended else "nothing"
-                offenders.append(f"{receiver} ({bulletin.title!r}: {why})")
+                seen = online.explain(receiver, bulletin.occurrence, bulletin.sent_at)
+                offenders.append(f"{receiver} ({bulletin.title!r}: {why}; {seen})")
     played = owed - len(offenders)
     return Outcome(
         "played_each",

@@ -90,6 +90,20 @@ class OnlineLog:
         spans = (i.clipped(low, high) for i in self.intervals.get(receiver_id, ()))
         return max(spans, default=timedelta(0))
 
+    def explain(self, receiver_id: str, occurrence: str, since: datetime) -> str:
+        """For a receiver that did not play: when it was online (seconds after `since`,
+        the send) and the state its firmware held the occurrence in at the end."""
+        spans = [
+            f"{(i.start - since).total_seconds():+.0f}..{(i.end - since).total_seconds():+.0f} s"
+            for i in self.intervals.get(receiver_id, ())
+        ]
+        try:
+            agent = self.fleet[receiver_id].delivery
+        except KeyError:  # not in this fleet
+            agent = None
+        state = None if agent is None else agent.state_of(occurrence)
+        return f"online {', '.join(spans) or 'never'} after the send; its state {state or 'none'}"
+
     def online_at(self, receiver_id: str, at: datetime) -> bool:
         return any(i.start <= at < i.end for i in self.intervals.get(receiver_id, ()))
 

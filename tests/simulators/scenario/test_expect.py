@@ -50,7 +50,10 @@ def test_played_each_owes_a_play_only_to_receivers_online_long_enough() -> None:
     assert not outcome.ok
     assert outcome.line == 7
     assert outcome.figures == {"owed": 2, "played": 1}
-    assert outcome.offenders == ("rx-2 ('Họp thôn': nothing)",)
+    # Each missing play says when the receiver was online and where its firmware stood.
+    assert outcome.offenders == (
+        "rx-2 ('Họp thôn': nothing; online +0..+300 s after the send; its state none)",
+    )
     assert outcome.summary.startswith("1 of 2 plays owed were heard")
 
 
