@@ -28,6 +28,7 @@ import httpx
 import yaml
 from playwright.async_api import Page, ViewportSize, async_playwright
 
+from controller.app import Controller
 from controller.config import Config, load_config
 from controller.http.server import LoaServer
 from controller.keys import read_public_key
@@ -168,6 +169,13 @@ async def _started(server: LoaServer, running: asyncio.Task[None], timeout: floa
         if loop.time() > deadline:
             raise RuntimeError(f"loa serve did not start within {timeout} s")
         await asyncio.sleep(0.05)
+
+
+def reported_volume(controller: Controller, receiver_id: str) -> object:
+    """The volume `receiver_id` last reported in its heartbeats to `controller`."""
+    ingest = controller.ingest
+    health = None if ingest is None else ingest.health(receiver_id)
+    return None if health is None or health.telemetry is None else health.telemetry.get("volume")
 
 
 async def wait_for(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.controller import one_error_line, run_loa
-from tests.support.dashboard import DashboardWorld, dashboard_world, wait_for
+from tests.support.dashboard import DashboardWorld, dashboard_world, reported_volume, wait_for
 from tests.support.mosquitto import free_port
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -26,12 +26,6 @@ async def loa(world: DashboardWorld, *args: str, port: int | None = None) -> (
     return await asyncio.to_thread(run_loa, *args, "--config", config, env=env)
 
 
-def _volume(world: DashboardWorld, receiver_id: str) -> object:
-    ingest = world.server.controller.ingest
-    health = None if ingest is None else ingest.health(receiver_id)
-    return None if health is None or health.telemetry is None else health.telemetry.get("volume")
-
-
 async def test_volume_restart_and_test_tone_from_the_command_line(tmp_path: Path) -> None:
     async with dashboard_world(tmp_path, receivers=2, villages=1, heartbeat_s=10) as world:
         ingest = world.server.controller.ingest
@@ -40,7 +34,11 @@ async def test_volume_restart_and_test_tone_from_the_command_line(tmp_path: Path
 
         done = await loa(world, "devices", "volume", rx, "30")
         assert (done.returncode, done.stdout.strip()) == (0, f"{rx}: volume 30 % sent"), done
-        await wait_for(lambda: _volume(world, rx) == 30, 20, f"{rx} reporting volume 30")
+        await wait_for(
+            lambda: reported_volume(world.server.controller, rx) == 30,
+            20,
+            f"{rx} reporting volume 30",
+        )
 
         tone = await loa(world, "devices", "test-tone", rx, "--json")
         assert tone.returncode == 0, tone.stderr

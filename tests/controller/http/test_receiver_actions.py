@@ -17,21 +17,15 @@ from controller.store.events import list_events
 from controller.store.waiting_commands import load_waiting
 from tests.support.dashboard import (
     DESKTOP,
-    DashboardWorld,
     browser,
     dashboard_world,
+    reported_volume,
     wait_for,
 )
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def _volume(world: DashboardWorld, receiver_id: str) -> object:
-    ingest = world.server.controller.ingest
-    health = None if ingest is None else ingest.health(receiver_id)
-    return None if health is None or health.telemetry is None else health.telemetry.get("volume")
 
 
 async def test_volume_restart_and_test_tone_reach_the_receiver(tmp_path: Path) -> None:
@@ -64,8 +58,12 @@ async def test_volume_restart_and_test_tone_reach_the_receiver(tmp_path: Path) -
             "online": True,
             "occurrence": None,
         }
-        await wait_for(lambda: _volume(world, rx) == 35, 15, f"{rx} reporting volume 35")
-        assert _volume(world, bystander) != 35
+        await wait_for(
+            lambda: reported_volume(world.server.controller, rx) == 35,
+            15,
+            f"{rx} reporting volume 35",
+        )
+        assert reported_volume(world.server.controller, bystander) != 35
 
         # Restart: offline (reboot), then back with a new epoch, its volume kept.
         health = ingest.health(rx)
@@ -85,7 +83,11 @@ async def test_volume_restart_and_test_tone_reach_the_receiver(tmp_path: Path) -
 
         await wait_for(back_with_a_new_epoch, 20, f"{rx} back after a restart", every=0.05)
         assert "offline" in states
-        await wait_for(lambda: _volume(world, rx) == 35, 10, "the volume kept across the reboot")
+        await wait_for(
+            lambda: reported_volume(world.server.controller, rx) == 35,
+            10,
+            "the volume kept across the reboot",
+        )
 
         # Test tone: one occurrence, for this receiver only, played.
         answer = await world.api("POST", f"{base}/test-tone")
@@ -115,7 +117,11 @@ async def test_volume_restart_and_test_tone_reach_the_receiver(tmp_path: Path) -
         assert answer.json()["online"] is False
         assert Maintenance.of(controller).waiting == {away: ("volume",)}
         world.fleet[away].power_on()
-        await wait_for(lambda: _volume(world, away) == 20, 20, f"{away} reporting volume 20")
+        await wait_for(
+            lambda: reported_volume(world.server.controller, away) == 20,
+            20,
+            f"{away} reporting volume 20",
+        )
         assert Maintenance.of(controller).waiting == {}
 
         events = [e for e in await list_events(world.store) if e.kind == "maintenance"]
@@ -145,14 +151,11 @@ async def test_a_volume_waiting_for_a_receiver_survives_a_controller_restart(
             assert Maintenance.of(again.controller).waiting == {away: ("volume",)}
             world.fleet[away].power_on()
 
-            def volume() -> object:
-                health = None if again.controller.ingest is None else (
-                    again.controller.ingest.health(away)
-                )  # fmt: skip
-                telemetry = None if health is None else health.telemetry
-                return None if telemetry is None else telemetry.get("volume")
-
-            await wait_for(lambda: volume() == 15, 30, f"{away} reporting volume 15")
+            await wait_for(
+                lambda: reported_volume(again.controller, away) == 15,
+                30,
+                f"{away} reporting volume 15",
+            )
             assert Maintenance.of(again.controller).waiting == {}
 
             async def forgotten() -> bool:
