@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from controller.cli.args import whole_number
 from controller.cli.devices_view import (
     detail_json,
     detail_text,
@@ -78,7 +79,7 @@ def add_parser(
         "volume", parents=[common], help="set a receiver's standing volume (through loa serve)"
     )
     volume.add_argument("id", metavar="ID")
-    volume.add_argument("percent", type=_percent, metavar="PERCENT", help="0 to 100")
+    volume.add_argument("percent", type=whole_number(0, 100), metavar="PERCENT", help="0 to 100")
     volume.add_argument("--json", action="store_true", help="print JSON")
     volume.set_defaults(run=run_action, action_name="volume")
 
@@ -255,13 +256,3 @@ def action_text(answer: dict[str, Any], volume: int | None) -> str:
 def _span(length: Any) -> str:
     minutes = int(length.total_seconds() // 60)
     return f"{minutes // 60} h" if minutes % 60 == 0 and minutes >= 60 else f"{minutes} min"
-
-
-def _percent(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to 100") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{value} is not from 0 to 100")
-    return value

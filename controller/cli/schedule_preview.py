@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from controller.cli.args import whole_number
 from controller.cli.output import emit_json, emit_text
 from controller.cli.store_access import with_store
 from controller.config import load_config
@@ -33,14 +34,8 @@ class PreviewError(LoaError):
     """A preview that cannot be made as asked (an unknown --id, a bad --after)."""
 
 
-def count_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; give 1 to 1000")
-    return value
+#: `--count`: air times per schedule.
+count_arg = whole_number(1, 1000)
 
 
 def run_preview(args: argparse.Namespace) -> int:

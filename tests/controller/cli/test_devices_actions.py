@@ -62,7 +62,7 @@ async def test_volume_restart_and_test_tone_from_the_command_line(tmp_path: Path
         assert "no-such-rx" in one_error_line(unknown.stderr)
         loud = await loa(world, "devices", "volume", rx, "101")
         assert loud.returncode == 2
-        assert "101 is not from 0 to 100" in loud.stderr
+        assert "argument PERCENT: 101 is out of range; give 0 to 100" in loud.stderr
         nobody = await loa(world, "devices", "restart", rx, port=free_port())
         assert nobody.returncode == 2
         assert "cannot reach `loa serve` at http://127.0.0.1:" in one_error_line(nobody.stderr)
