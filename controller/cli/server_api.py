@@ -27,17 +27,12 @@ class ServerError(LoaError):
 
 def server_url(config: Config) -> str:
     """The address `loa serve` listens on, by the config."""
-    host, port = config.http.host, config.http.port
-    if port == 0:
+    if config.http.port == 0:
         raise ServerError(
             "http.port is 0 (any free port), so the address of `loa serve` is not known "
             "here; set LOA_HTTP_PORT to the port its log shows (`dashboard at http://...`)"
         )
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return config.http.local_url()
 
 
 def call(config: Config, method: str, path: str, body: Any = None) -> Any:

@@ -144,6 +144,17 @@ class HttpConfig:
     #: The largest audio upload accepted, in MB.
     max_upload_mb: int = setting(200, check=positive)
 
+    def local_url(self, port: int | None = None) -> str:
+        """`http://host:port` as a browser or client on this machine reaches the server: one
+        bound to every interface (`0.0.0.0`, `::`) is reached on the loopback. `port`: the
+        port actually bound, when the setting is 0."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port if port is None else port}"
+
 
 @dataclass(frozen=True)
 class HealthConfig:

@@ -72,12 +72,7 @@ class LoaServer:
 
     @property
     def url(self) -> str:
-        host = self.config.http.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self.config.http.local_url(self.port)
 
     @property
     def started(self) -> bool:

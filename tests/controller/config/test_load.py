@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from controller.config import load_config, masked
+from controller.config.model import HttpConfig
 from loa.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -197,3 +198,19 @@ def test_a_bad_session_expiry_is_refused(tmp_path: Path) -> None:
     )
     assert error.key == "broker.embedded.persistent_client_expiration"
     assert "'30d'" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "bound", "url"),
+    [
+        ("127.0.0.1", 8080, None, "http://127.0.0.1:8080"),
+        ("0.0.0.0", 8080, None, "http://127.0.0.1:8080"),
+        ("::", 0, 41234, "http://127.0.0.1:41234"),
+        ("::1", 9000, None, "http://[::1]:9000"),
+        ("192.168.1.5", 0, 8081, "http://192.168.1.5:8081"),
+    ],
+)
+def test_the_dashboard_is_reached_at_its_local_url(
+    host: str, port: int, bound: int | None, url: str
+) -> None:
+    assert HttpConfig(host=host, port=port).local_url(bound) == url
